@@ -1,0 +1,86 @@
+"""tracker: a local-first experiment tracker for machine-learning training.
+
+Example:
+    >>> import tracker
+    >>> run = tracker.init(project="demo", config={"lr": 0.01})
+    >>> for step in range(1000):
+    ...     run.log({"loss": 1.0 / (step + 1)})
+    >>> run.finish()
+    >>> tracker.Api().run(run.path).summary["loss"]
+
+Only what ``log`` needs is imported here (msgpack, zmq); the read API and its pyarrow load
+on first use of ``tracker.Api``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracker import state as _state
+from tracker.alert_level import AlertLevel
+from tracker.errors import Error, IncompleteRunHistoryError, UsageError
+from tracker.settings import Settings
+from tracker.start import init
+from tracker.training_run import Run, RunStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlertLevel",
+    "Api",
+    "Error",
+    "IncompleteRunHistoryError",
+    "Run",
+    "RunStatus",
+    "Settings",
+    "UsageError",
+    "define_metric",
+    "finish",
+    "init",
+    "log",
+]
+
+
+def _active() -> Run:
+    run = _state.active_run()
+    if run is None:
+        raise Error("no active run: call tracker.init() first")
+    return run
+
+
+def log(data: Any, step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
+    """``run.log`` on the active run. Raises :class:`Error` if there is none."""
+    _active().log(data, step=step, commit=commit, sync=sync)
+
+
+def define_metric(name: str, *args: Any, **kwargs: Any) -> Any:
+    """``run.define_metric`` on the active run. Raises :class:`Error` if there is none."""
+    return _active().define_metric(name, *args, **kwargs)
+
+
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the active run; does nothing when there is none (as in W&B)."""
+    run = _state.active_run()
+    if run is not None:
+        run.finish(exit_code=exit_code, quiet=quiet)
+
+
+def mark_preempting() -> None:
+    """``run.mark_preempting`` on the active run."""
+    _active().mark_preempting()
+
+
+def __getattr__(name: str) -> Any:
+    # ``tracker.run`` / ``config`` / ``summary`` are looked up when used, never bound at
+    # import time; ``Api`` loads the read side (and pyarrow) on first use.
+    if name == "run":
+        return _state.active_run()
+    if name == "config":
+        return _active().config
+    if name == "summary":
+        return _active().summary
+    if name == "Api":
+        from tracker.api import Api
+
+        return Api
+    raise AttributeError(f"module 'tracker' has no attribute {name!r}")

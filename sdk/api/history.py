@@ -1,0 +1,80 @@
+"""Reading a run's history: exported parquet parts plus, for a running run, the sidecar's tail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracker.proto.messages import Kind, encode
+from tracker.runtime import sidecar_alive, sidecar_paths
+
+_TAIL_TIMEOUT = 10.0
+
+
+def read_parts(files: list[str], columns: list[str] | None = None):
+    """Concatenate parquet parts into one table with unified columns (later keys → nulls)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for path in files:
+        if columns is not None:
+            names = pq.read_schema(path).names
+            wanted = [c for c in columns if c in names]
+            if not wanted:
+                continue
+            tables.append(pq.read_table(path, columns=wanted))
+        else:
+            tables.append(pq.read_table(path))
+    if not tables:
+        return pa.table({"_step": pa.array([], type=pa.int64())})
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # Same key with incompatible types in two parts: keep each value, as text.
+        names = list(dict.fromkeys(n for t in tables for n in t.column_names))
+        fixed = []
+        for t in tables:
+            cols = {}
+            for n in names:
+                col = t.column(n) if n in t.column_names else pa.nulls(t.num_rows)
+                cols[n] = col
+            fixed.append(cols)
+        unified = {}
+        for n in names:
+            types = {str(c[n].type) for c in fixed if str(c[n].type) != "null"}
+            if len(types) > 1 and n != "_step":
+                for c in fixed:
+                    c[n] = c[n].cast(pa.string()) if str(c[n].type) != "string" else c[n]
+            unified[n] = None
+        return pa.concat_tables([pa.table(c) for c in fixed], promote_options="permissive")
+
+
+def rows_of(table) -> list[dict[str, Any]]:
+    """Table rows as dicts, without the nulls of keys a row did not log."""
+    return [{k: v for k, v in row.items() if v is not None} for row in table.to_pylist()]
+
+
+def fetch_tail(store_root: str, entity: str, project: str, run_id: str, min_step: int) -> list[dict]:
+    """Committed rows not yet exported, from the sidecar serving the store (if any)."""
+    paths = sidecar_paths(store_root)
+    if not sidecar_alive(paths):
+        return []
+    from tracker.transport import Transport
+
+    transport = Transport(paths.endpoint)
+    try:
+        rid = transport.next_request_id()
+        ref = {"entity": entity, "project": project, "id": run_id}
+        body = transport.deliver(rid, encode(Kind.HISTORY_TAIL, rid, ref, min_step), _TAIL_TIMEOUT)
+        return body.get("rows") or []
+    finally:
+        transport.close()
+
+
+def sample_indices(n: int, samples: int) -> list[int]:
+    """At most ``samples`` indices spread evenly over ``range(n)``, first and last included."""
+    if n <= samples:
+        return list(range(n))
+    if samples <= 1:
+        return [n - 1] if samples == 1 else []
+    return sorted({round(i * (n - 1) / (samples - 1)) for i in range(samples)})

@@ -1,0 +1,384 @@
+"""A run as read back from the store (§5; seeds 001 and 004)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from tracker.api.history import fetch_tail, read_parts, rows_of, sample_indices
+from tracker.errors import Error, IncompleteRunHistoryError
+from tracker.naming import generate_id
+
+TERMINAL = ("finished", "failed", "crashed", "preempted")
+STATES = ("running", "finished", "failed", "crashed", "preempting", "preempted", "pending")
+
+
+@dataclass
+class DownloadHistoryResult:
+    """What :meth:`Run.download_history_exports` wrote."""
+
+    paths: list[str]
+    contains_live_data: bool
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat()
+
+
+class Run:
+    """A run in the store. Edit ``name``, ``notes``, ``tags``, ``group``, ``job_type``,
+    ``config`` and ``summary``, then call :meth:`update` to persist them."""
+
+    def __init__(self, api: Any, record: dict[str, Any]) -> None:
+        self._api = api
+        self._set(record)
+
+    def _set(self, record: dict[str, Any]) -> None:
+        self._record = record
+        self.name: str = record.get("name") or record["run_id"]
+        self.notes: str | None = record.get("notes")
+        self.tags: list[str] = list(record.get("tags") or [])
+        self.group: str | None = record.get("group_name")
+        self.job_type: str | None = record.get("job_type")
+        self.config: dict[str, Any] = dict(record.get("config") or {})
+        self.summary: dict[str, Any] = dict(record.get("summary") or {})
+
+    # -- identity and state ----------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._record["run_id"]
+
+    @property
+    def entity(self) -> str:
+        return self._record["entity"]
+
+    @property
+    def project(self) -> str:
+        return self._record["project"]
+
+    @property
+    def path(self) -> list[str]:
+        return [self.entity, self.project, self.id]
+
+    @property
+    def storage_id(self) -> str:
+        return str(self._record["storage_id"])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:8080/{self.entity}/{self.project}/runs/{self.id}"
+
+    @property
+    def state(self) -> str:
+        return self._record.get("state") or "running"
+
+    @property
+    def user(self) -> str | None:
+        return self._record.get("user")
+
+    @property
+    def created_at(self) -> str | None:
+        """ISO 8601 creation time (UTC)."""
+        return _iso(self._record.get("created_at"))
+
+    @property
+    def heartbeat_at(self) -> str | None:
+        return _iso(self._record.get("heartbeat_at"))
+
+    @property
+    def rawconfig(self) -> dict[str, Any]:
+        return {k: {"value": v, "desc": None} for k, v in self.config.items()}
+
+    @property
+    def summary_metrics(self) -> dict[str, Any]:
+        return self.summary
+
+    @property
+    def system_metrics(self) -> dict[str, Any]:
+        """The latest system-metrics sample (empty until the sampler records one)."""
+        return dict(self._record.get("system_metrics") or {})
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self._record.get("metadata") or {})
+
+    @property
+    def history_keys(self) -> dict[str, Any]:
+        """``{"keys": [...], "lastStep": N}`` of the exported history."""
+        return {"keys": list(self._record.get("history_keys") or []), "lastStep": self.lastHistoryStep}
+
+    @property
+    def lastHistoryStep(self) -> int:  # noqa: N802 - W&B's name
+        last = self._record.get("last_step")
+        return -1 if last is None else int(last)
+
+    @property
+    def read_only(self) -> bool:
+        return False
+
+    @property
+    def sweep_name(self) -> None:
+        return None
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._record.get("exit_code")
+
+    def __repr__(self) -> str:
+        return f"<Run {'/'.join(self.path)} ({self.state})>"
+
+    # -- history ---------------------------------------------------------------------------
+    def _part_files(self, folder: str = "history") -> list[str]:
+        return self._api.store.list_blobs(self.entity, self.project, self.id, folder)
+
+    def _tail(self, min_step: int) -> list[dict]:
+        if self.state in TERMINAL:
+            return []
+        return fetch_tail(self._api.store_root, self.entity, self.project, self.id, min_step)
+
+    def _all_rows(self, keys: list[str] | None = None, stream: str = "default") -> list[dict]:
+        if stream == "system":
+            return rows_of(read_parts(self._part_files("system"), keys))
+        tail = self._tail(0)
+        cols = None if keys is None else list(dict.fromkeys(["_step", *keys]))
+        rows = rows_of(read_parts(self._part_files(), cols))
+        seen_to = rows[-1]["_step"] if rows else -1
+        for row in tail:
+            if row["_step"] > seen_to:
+                rows.append(row if cols is None else {k: row[k] for k in cols if k in row})
+        return rows
+
+    def history(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = True,
+        stream: str = "default",
+    ) -> Any:
+        """At most ``samples`` rows spread evenly over the run, first and last included.
+
+        Args:
+            samples: the most rows to return.
+            keys: only these columns (plus ``x_axis``), and only rows that have at least one.
+            x_axis: the column kept with ``keys``.
+            pandas: return a DataFrame (needs pandas) instead of a list of dicts.
+            stream: ``"default"`` for the history, ``"system"`` for system metrics.
+
+        Raises:
+            ValueError: bad ``keys`` or ``stream``.
+        """
+        if stream not in ("default", "system"):
+            raise ValueError(f"history() stream must be 'default' or 'system', got {stream!r}")
+        if keys is not None and (not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys)):
+            raise ValueError("history() keys must be a list of strings")
+        cols = None if keys is None else list(dict.fromkeys([x_axis, *keys]))
+        rows = self._all_rows(cols, stream)
+        if keys is not None:
+            rows = [r for r in rows if any(k in r for k in keys)]
+        rows = [rows[i] for i in sample_indices(len(rows), samples)]
+        if not pandas:
+            return rows
+        import pandas as pd
+
+        return pd.DataFrame.from_records(rows, columns=cols) if cols else pd.DataFrame.from_records(rows)
+
+    def scan_history(
+        self,
+        keys: list[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every row in step order, exported and not yet exported.
+
+        Args:
+            keys: only rows that have all of these, each holding only them and ``_step``.
+            page_size: rows read per page.
+            min_step: first step (inclusive).
+            max_step: end step (exclusive).
+
+        Raises:
+            ValueError: ``keys`` is not a list of strings.
+        """
+        return self._scan(keys, page_size, min_step, max_step, live=True)
+
+    def beta_scan_history(
+        self,
+        keys: list[str] | None = None,
+        page_size: int = 1000,
+        min_step: int = 0,
+        max_step: int | None = None,
+        use_cache: bool = True,
+    ) -> Iterator[dict[str, Any]]:
+        """Like :meth:`scan_history`, over the exported parquet files only."""
+        return self._scan(keys, page_size, min_step, max_step, live=False)
+
+    def _scan(self, keys, page_size, min_step, max_step, live) -> Iterator[dict[str, Any]]:
+        if keys is not None and (not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys)):
+            raise ValueError("scan_history() keys must be a list of strings")
+        lo = 0 if min_step is None else int(min_step)
+        hi = max_step
+
+        def rows() -> Iterator[dict[str, Any]]:
+            tail = self._tail(lo) if live else []
+            cols = None if keys is None else list(dict.fromkeys(["_step", *keys]))
+            last = -1
+            for path in self._part_files():
+                for row in rows_of(read_parts([path], cols)):
+                    step = row["_step"]
+                    last = step
+                    if step < lo or (hi is not None and step >= hi):
+                        continue
+                    if keys is None or all(k in row for k in keys):
+                        yield row
+            for row in tail:
+                step = row["_step"]
+                if step <= last or step < lo or (hi is not None and step >= hi):
+                    continue
+                if keys is None:
+                    yield dict(row)
+                elif all(k in row for k in keys):
+                    yield {k: row[k] for k in cols}
+
+        return rows()
+
+    def download_history_exports(
+        self, download_dir: str, require_complete_history: bool = True
+    ) -> DownloadHistoryResult:
+        """Copy the run's exported parquet files to ``download_dir``.
+
+        Returns:
+            A :class:`DownloadHistoryResult` with the written paths.
+
+        Raises:
+            IncompleteRunHistoryError: rows are not exported yet and
+                ``require_complete_history`` is True.
+        """
+        self.load(force=True)
+        live = self._record.get("rows_committed", 0) > self._record.get("rows_exported", 0)
+        if self.state not in TERMINAL:
+            live = live or bool(self._tail(0))
+        if live and require_complete_history:
+            raise IncompleteRunHistoryError(
+                f"run {'/'.join(self.path)} has history rows not exported to parquet yet"
+            )
+        os.makedirs(download_dir, exist_ok=True)
+        paths, errors = [], {}
+        for i, src in enumerate(self._part_files()):
+            dst = os.path.join(download_dir, f"{self.entity}_{self.project}_{self.id}_{i}.runhistory.parquet")
+            try:
+                shutil.copyfile(src, dst)
+                paths.append(dst)
+            except OSError as exc:
+                errors[dst] = str(exc)
+        return DownloadHistoryResult(paths=paths, contains_live_data=live, errors=errors)
+
+    # -- edits -----------------------------------------------------------------------------
+    def update(self) -> None:
+        """Persist edits of name, notes, tags, group, job_type, config and summary."""
+        self._api.store.put_run(
+            {
+                "entity": self.entity,
+                "project": self.project,
+                "run_id": self.id,
+                "name": self.name,
+                "notes": self.notes,
+                "tags": list(self.tags),
+                "group_name": self.group,
+                "job_type": self.job_type,
+                "config": dict(self.config),
+                "summary": dict(self.summary),
+            }
+        )
+        self.load(force=True)
+
+    def save(self) -> None:
+        """Same as :meth:`update`."""
+        self.update()
+
+    def delete(self, delete_artifacts: bool = False) -> None:
+        """Remove the run and its history and files from the store."""
+        self._api.store.delete_run(self.entity, self.project, self.id)
+
+    def load(self, force: bool = False) -> dict[str, Any]:
+        """Re-read the run's record from the store (always; ``force`` is accepted)."""
+        record = self._api.store.get_run(self.entity, self.project, self.id)
+        if record is None:
+            raise Error(f"run {'/'.join(self.path)} no longer exists")
+        self._set(record)
+        return record
+
+    def load_full_data(self, force: bool = False) -> dict[str, Any]:
+        """Same as :meth:`load`: everything is local."""
+        return self.load(force=force)
+
+    def wait_until_finished(self, timeout: float | None = None, poll: float = 0.25) -> str:
+        """Block until the run is finished, failed, crashed or preempted; return the state.
+
+        Raises:
+            Error: ``timeout`` seconds passed first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.load()
+            if self.state in TERMINAL:
+                return self.state
+            if deadline is not None and time.monotonic() > deadline:
+                raise Error(f"run {'/'.join(self.path)} still {self.state} after {timeout} s")
+            time.sleep(poll)
+
+    def update_state(self, state: str) -> bool:
+        """Set the state to ``pending`` (only from ``failed`` or ``crashed``).
+
+        Raises:
+            Error: any other change.
+        """
+        if state != "pending":
+            raise Error(f"update_state() can only set 'pending', not {state!r}")
+        self.load()
+        if self.state not in ("failed", "crashed"):
+            raise Error(f"update_state('pending') needs a failed or crashed run; this one is {self.state}")
+        self._api.store.put_run(
+            {"entity": self.entity, "project": self.project, "run_id": self.id, "state": "pending"}
+        )
+        self.load()
+        return True
+
+    @classmethod
+    def create(
+        cls,
+        api: Any,
+        run_id: str | None = None,
+        project: str | None = None,
+        entity: str | None = None,
+        state: str = "running",
+    ) -> Run:
+        """Create an empty run record (``running`` or ``pending``), e.g. to be resumed later.
+
+        Raises:
+            Error: a bad state, or the run exists already.
+        """
+        if state not in ("running", "pending"):
+            raise Error(f"create() state must be 'running' or 'pending', got {state!r}")
+        run_id = run_id or generate_id()
+        project = project or api.default_project
+        entity = entity or api.default_entity
+        if api.store.get_run(entity, project, run_id) is not None:
+            raise Error(f"run {entity}/{project}/{run_id} already exists")
+        now = time.time()
+        api.store.put_run(
+            {
+                "entity": entity, "project": project, "run_id": run_id, "name": run_id,
+                "state": state, "created_at": now, "heartbeat_at": now, "last_step": -1,
+                "mode": "online", "user": entity,
+            }
+        )
+        return cls(api, api.store.get_run(entity, project, run_id))

@@ -1,0 +1,158 @@
+"""Settings and the ``TRACKER_*`` environment variables, each declared once with its type.
+
+A run resolves its settings when it starts, never at import time: defaults, then the
+environment, then what the caller passed. A bad value or an unknown key raises
+:class:`tracker.Error` naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable, Mapping
+
+from tracker.errors import Error
+
+_MiB = 1024 * 1024
+
+
+def _to_bool(raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {raw!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Run settings (``tracker.init(settings=...)``); each has a ``TRACKER_<NAME>`` variable.
+
+    Args:
+        silent: print nothing from tracker.
+        strict_steps: raise ``ValueError`` when ``log`` is given a step below the current one.
+        system_sample_interval: seconds between system-metric samples; 0 disables.
+        live_interval: seconds between copies of a changing ``live`` file.
+        idle_timeout: seconds the sidecar stays up after its last run finished.
+        max_queue_bytes: memory the SDK may use for records the sidecar has not taken yet.
+        max_message_bytes: largest message the sidecar accepts.
+        alert_webhook: URL that receives alerts as a JSON POST.
+        alert_retries: delivery attempts for one alert.
+        ui_port: port of the local web UI, used in run URLs.
+    """
+
+    silent: bool = False
+    strict_steps: bool = False
+    system_sample_interval: float = 2.0
+    live_interval: float = 2.0
+    idle_timeout: float = 30.0
+    max_queue_bytes: int = 256 * _MiB
+    max_message_bytes: int = 64 * _MiB
+    alert_webhook: str | None = None
+    alert_retries: int = 5
+    ui_port: int = 8080
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            object.__setattr__(self, f.name, _check(f.name, value))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_KINDS: dict[str, Callable[[str], Any]] = {
+    "silent": _to_bool,
+    "strict_steps": _to_bool,
+    "system_sample_interval": float,
+    "live_interval": float,
+    "idle_timeout": float,
+    "max_queue_bytes": int,
+    "max_message_bytes": int,
+    "alert_webhook": str,
+    "alert_retries": int,
+    "ui_port": int,
+}
+
+
+def _check(name: str, value: Any) -> Any:
+    kind = _KINDS[name]
+    if name == "alert_webhook":
+        if value is None or isinstance(value, str):
+            return value or None
+        raise Error(f"setting {name!r} must be a URL string, got {value!r}")
+    if kind is _to_bool:
+        if isinstance(value, bool):
+            return value
+        raise Error(f"setting {name!r} must be a bool, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Error(f"setting {name!r} must be a number, got {value!r}")
+    if kind is int and value != int(value):
+        raise Error(f"setting {name!r} must be an integer, got {value!r}")
+    value = kind(value)
+    if value < 0 or (name == "ui_port" and not 0 < value < 65536):
+        raise Error(f"setting {name!r} is out of range: {value!r}")
+    return value
+
+
+def resolve_settings(given: Settings | Mapping[str, Any] | None) -> Settings:
+    """Defaults, then ``TRACKER_<NAME>`` variables, then ``given``.
+
+    Raises:
+        Error: an unknown key, or a value (given or from the environment) of the wrong type.
+    """
+    values: dict[str, Any] = {}
+    for name, kind in _KINDS.items():
+        var = f"TRACKER_{name.upper()}"
+        raw = os.environ.get(var)
+        if raw is None:
+            continue
+        try:
+            values[name] = kind(raw)
+        except ValueError:
+            raise Error(f"environment variable {var}={raw!r} is not a valid {name}") from None
+    if isinstance(given, Settings):
+        explicit = {
+            f.name: getattr(given, f.name)
+            for f in dataclasses.fields(given)
+            if getattr(given, f.name) != f.default
+        }
+        values.update(explicit)
+    elif given is not None:
+        if not isinstance(given, Mapping):
+            raise Error(f"settings must be a tracker.Settings or a dict, got {type(given).__name__}")
+        for key, value in given.items():
+            if key not in _KINDS:
+                raise Error(f"unknown setting {key!r}; known: {', '.join(sorted(_KINDS))}")
+            values[key] = value
+    return Settings(**values)
+
+
+class Env:
+    """The ``TRACKER_*`` variables that fill ``init`` arguments, read when a run starts."""
+
+    PROJECT = "TRACKER_PROJECT"
+    ENTITY = "TRACKER_ENTITY"
+    MODE = "TRACKER_MODE"
+    DIR = "TRACKER_DIR"
+    STORE = "TRACKER_STORE"
+    RUN_ID = "TRACKER_RUN_ID"
+    RUN_GROUP = "TRACKER_RUN_GROUP"
+    JOB_TYPE = "TRACKER_JOB_TYPE"
+    SILENT = "TRACKER_SILENT"
+    # Where the sidecar's socket and lock live; per user, mode 0700.
+    RUNTIME_DIR = "TRACKER_RUNTIME_DIR"
+
+    @staticmethod
+    def get(name: str) -> str | None:
+        value = os.environ.get(name)
+        return value if value else None
+
+
+def default_store() -> str:
+    """The store folder: ``TRACKER_STORE`` or ``~/.tracker/store``, absolute."""
+    raw = Env.get(Env.STORE) or os.path.join(os.path.expanduser("~"), ".tracker", "store")
+    if raw.startswith("file://"):
+        raw = raw[len("file://") :]
+    return os.path.abspath(os.path.expanduser(raw))

@@ -1,0 +1,236 @@
+"""``tracker.init``: resolve arguments, make the run directory, register with the sidecar."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from tracker import hooks, state
+from tracker.errors import Error
+from tracker.naming import check_id, generate_id, generate_name
+from tracker.proto.messages import Kind, encode
+from tracker.settings import Env, Settings, default_store, resolve_settings
+from tracker.training_run import Run
+
+MODES = ("online", "offline", "disabled")
+RESUME = (None, "never", "allow", "must")
+_INIT_TIMEOUT = 60.0
+
+
+def init(
+    project: str | None = None,
+    entity: str | None = None,
+    name: str | None = None,
+    id: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    tags: Any = None,
+    notes: str | None = None,
+    config: Any = None,
+    dir: str | None = None,
+    mode: str | None = None,
+    resume: str | None = None,
+    settings: Settings | Mapping[str, Any] | None = None,
+    reinit: bool = False,
+) -> Run:
+    """Start a run and return it; it is also ``tracker.run`` until it finishes.
+
+    Arguments not given are filled from ``TRACKER_PROJECT``, ``TRACKER_ENTITY``,
+    ``TRACKER_MODE``, ``TRACKER_DIR``, ``TRACKER_RUN_ID``, ``TRACKER_RUN_GROUP`` and
+    ``TRACKER_JOB_TYPE``; the store is ``TRACKER_STORE`` or ``~/.tracker/store``.
+
+    Args:
+        project: project name (default ``"uncategorized"``).
+        entity: owner of the run (default: the OS user name).
+        name: display name (default: a readable generated name).
+        id: run id, ``[A-Za-z0-9_.-]{1,64}`` (default: 8 random ``[a-z0-9]``).
+        group: groups related runs, e.g. the ranks of one distributed job.
+        job_type: the kind of job (``train``, ``eval``...).
+        tags: strings to label the run.
+        notes: free-form description.
+        config: hyperparameters (a mapping or an ``argparse.Namespace``).
+        dir: where the ``tracker/`` folder of run directories goes (default: the cwd).
+        mode: ``online``, ``offline`` or ``disabled``.
+        resume: ``None``/``"never"``, ``"allow"`` or ``"must"``.
+        settings: a :class:`tracker.Settings` or a dict of the same keys.
+        reinit: finish the active run first instead of returning it.
+
+    Returns:
+        The new :class:`Run`.
+
+    Raises:
+        Error: a bad argument, setting or environment variable (named in the message), a
+            resume that cannot be honoured, or a sidecar that cannot be started.
+
+    Example:
+        >>> run = tracker.init(project="mnist", config={"lr": 1e-3})
+        >>> run.log({"loss": 0.5})
+        >>> run.finish()
+    """
+    active = state.active_run()
+    if active is not None and not active._finished:
+        if not reinit:
+            return active
+        active.finish()
+
+    resolved = resolve_settings(settings)
+    mode = mode or Env.get(Env.MODE) or "online"
+    if mode not in MODES:
+        raise Error(f"init() mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if resume not in RESUME:
+        raise Error(f"init() resume must be None, 'never', 'allow' or 'must', got {resume!r}")
+    run_id = id or Env.get(Env.RUN_ID)
+    try:
+        run_id = check_id(run_id) if run_id is not None else generate_id()
+    except ValueError as exc:
+        raise Error(f"init() id: {exc}") from None
+    project = _text("project", project or Env.get(Env.PROJECT) or "uncategorized")
+    entity = _text("entity", entity or Env.get(Env.ENTITY) or _user())
+    group = _text("group", group or Env.get(Env.RUN_GROUP), optional=True)
+    job_type = _text("job_type", job_type or Env.get(Env.JOB_TYPE), optional=True)
+    name = _text("name", name, optional=True) or generate_name()
+    notes = _text("notes", notes, optional=True)
+    tag_list = _tags(tags)
+    config_dict = _config(config)
+
+    start_time = time.time()
+    root = os.path.abspath(dir or Env.get(Env.DIR) or os.getcwd())
+    run_dir = _make_run_dir(root, mode, run_id, start_time)
+    info: dict[str, Any] = {
+        "id": run_id,
+        "entity": entity,
+        "project": project,
+        "name": name,
+        "group": group,
+        "job_type": job_type,
+        "tags": tag_list,
+        "tags_given": tags is not None,
+        "notes": notes,
+        "config": config_dict,
+        "dir": run_dir,
+        "mode": mode,
+        "resume": resume,
+        "pid": os.getpid(),
+        "start_time": start_time,
+        "settings": resolved.to_dict(),
+        "metadata": {
+            "host": os.uname().nodename,
+            "os": f"{os.uname().sysname} {os.uname().release}",
+            "python": sys.version.split()[0],
+            "executable": sys.executable,
+            "args": list(sys.argv),
+            "cwd": os.getcwd(),
+            "start_time": start_time,
+            "cpu_count": os.cpu_count(),
+        },
+    }
+
+    if mode == "disabled":
+        run = Run(
+            info=info, settings=resolved, conn=None, token=0, starting_step=0,
+            resumed=False, config=config_dict,
+        )
+        state.set_active_run(run)
+        return run
+
+    from tracker.launcher import Connection
+
+    conn = Connection(default_store(), resolved.idle_timeout)
+    reply = conn.request(lambda rid: encode(Kind.INIT, rid, info), _INIT_TIMEOUT)
+    for key in ("name", "notes", "tags", "group", "job_type", "start_time"):
+        if key in reply:
+            info[key] = reply[key]
+    run = Run(
+        info=info,
+        settings=resolved,
+        conn=conn,
+        token=reply["token"],
+        starting_step=reply["starting_step"],
+        resumed=reply["resumed"],
+        config=reply["config"],
+    )
+    hooks.install()
+    state.set_active_run(run)
+    if not resolved.silent:
+        verb = "resumed" if run.resumed else "started"
+        where = run.url or run.dir
+        print(f"tracker: {verb} run {run.name} ({run.id}) in {project}: {where}", file=sys.stderr)
+    return run
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "user"
+
+
+def _text(arg: str, value: Any, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise Error(f"init() {arg} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _tags(tags: Any) -> list[str]:
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        tags = [tags]
+    tags = list(tags)
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise Error(f"init() tags must be strings, got {tag!r}")
+    return tags
+
+
+def _config(config: Any) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if isinstance(config, Mapping):
+        items = dict(config)
+    elif hasattr(config, "__dict__"):
+        items = dict(vars(config))
+    else:
+        raise Error(f"init() config must be a mapping, got {type(config).__name__}")
+    from tracker.training_run import _plain
+
+    for key in items:
+        if not isinstance(key, str):
+            raise Error(f"init() config keys must be strings, got {key!r}")
+    try:
+        return {k: _plain(k, v) for k, v in items.items()}
+    except ValueError as exc:
+        raise Error(f"init() config: {exc}") from None
+
+
+def _make_run_dir(root: str, mode: str, run_id: str, start_time: float) -> str:
+    base = os.path.join(root, "tracker")
+    prefix = "offline-run" if mode == "offline" else "run"
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(start_time))
+    run_dir = os.path.join(base, f"{prefix}-{stamp}-{run_id}")
+    if mode == "disabled":
+        return run_dir
+    suffix = 0
+    while True:
+        try:
+            os.makedirs(run_dir)
+            break
+        except FileExistsError:
+            suffix += 1
+            run_dir = os.path.join(base, f"{prefix}-{stamp}-{run_id}-{suffix}")
+    os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
+    os.makedirs(os.path.join(run_dir, "logs"), exist_ok=True)
+    latest = os.path.join(base, "latest-run")
+    tmp = f"{latest}.{os.getpid()}"
+    try:
+        os.symlink(os.path.basename(run_dir), tmp)
+        os.replace(tmp, latest)
+    except OSError:
+        pass
+    return run_dir

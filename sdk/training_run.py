@@ -1,0 +1,511 @@
+"""The user-facing ``Run`` of the training process (§4).
+
+Everything here is cheap: ``log`` validates and flattens in the caller, encodes one record
+and hands it to the transport. Steps follow W&B's rules and are tracked here too, so
+``run.step`` needs no round trip; the sidecar applies the same rules to commit rows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import operator
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tracker import state
+from tracker.errors import Error, UsageError
+from tracker.mappings import Config, Summary
+from tracker.metric import Metric, check_definition
+from tracker.proto.messages import Kind, encode, encode_log
+from tracker.settings import Settings
+from tracker.values import flatten
+
+_FINISH_TIMEOUT = 24 * 3600.0
+_CONTROL_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What the sidecar reports about a run (§4.8)."""
+
+    sync_items_total: int = 0
+    sync_items_pending: int = 0
+    sync_time: datetime.datetime | None = None
+    last_step_committed: int = -1
+    history_rows_exported: int = 0
+    files_pending: dict | None = None
+    alerts_sent: int = 0
+    alerts_throttled: int = 0
+    steps_dropped: int = 0
+    first_dropped_step: int | None = None
+    first_dropped_key: str | None = None
+    state: str = "running"
+
+
+class Run:
+    """A unit of computation logged by tracker, usually one training job.
+
+    Created by :func:`tracker.init`; at most one is active per process (``tracker.run``).
+
+    Example:
+        >>> import tracker
+        >>> with tracker.init(project="demo", config={"lr": 0.01}) as run:
+        ...     for step in range(100):
+        ...         run.log({"loss": 1 / (step + 1), "train": {"acc": step / 100}})
+    """
+
+    def __init__(
+        self,
+        *,
+        info: dict[str, Any],
+        settings: Settings,
+        conn: Any,
+        token: int,
+        starting_step: int,
+        resumed: bool,
+        config: dict[str, Any],
+    ) -> None:
+        self._info = info
+        self._settings = settings
+        self._conn = conn
+        self._transport = conn.transport if conn is not None else None
+        self._token = token
+        self._starting_step = starting_step
+        self._step = starting_step
+        self._resumed = resumed
+        self._seq = 0
+        self._finished = False
+        self._final_summary: dict | None = None
+        self._local_summary: dict[str, Any] = {}
+        self._warned_drop = False
+        self._finish_lock = threading.Lock()
+        self._config = Config(config, self._send_config)
+        self._summary = Summary(self._fetch_summary, self._send_summary)
+        self._metrics: dict[str, Metric] = {}
+
+    # -- attributes ------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        """The run id, unique within its project."""
+        return self._info["id"]
+
+    @property
+    def name(self) -> str:
+        """The display name (settable)."""
+        return self._info["name"]
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._update_run(name=str(value))
+
+    @property
+    def notes(self) -> str | None:
+        """Free-form notes (settable)."""
+        return self._info.get("notes")
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self._update_run(notes=value)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Tags (settable with any sequence of strings)."""
+        return tuple(self._info.get("tags") or ())
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        tags = [value] if isinstance(value, str) else list(value)
+        if not all(isinstance(t, str) for t in tags):
+            raise TypeError("tags must be strings")
+        self._update_run(tags=tags)
+
+    @property
+    def group(self) -> str:
+        return self._info.get("group") or ""
+
+    @property
+    def job_type(self) -> str:
+        return self._info.get("job_type") or ""
+
+    @property
+    def entity(self) -> str:
+        return self._info["entity"]
+
+    @property
+    def project(self) -> str:
+        return self._info["project"]
+
+    @property
+    def path(self) -> str:
+        """``entity/project/id``."""
+        return f"{self.entity}/{self.project}/{self.id}"
+
+    @property
+    def dir(self) -> str:
+        """The run directory (§7)."""
+        return self._info["dir"]
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def summary(self) -> Summary:
+        return self._summary
+
+    @property
+    def step(self) -> int:
+        """The next step to be committed."""
+        return self._step
+
+    @property
+    def starting_step(self) -> int:
+        return self._starting_step
+
+    @property
+    def start_time(self) -> float:
+        return self._info["start_time"]
+
+    @property
+    def resumed(self) -> bool:
+        return self._resumed
+
+    @property
+    def settings(self) -> Settings:
+        """A frozen copy of the run's settings."""
+        return self._settings
+
+    @property
+    def sweep_id(self) -> None:
+        return None
+
+    @property
+    def mode(self) -> str:
+        return self._info["mode"]
+
+    @property
+    def offline(self) -> bool:
+        return self._info["mode"] == "offline"
+
+    @property
+    def disabled(self) -> bool:
+        return self._info["mode"] == "disabled"
+
+    @property
+    def url(self) -> str | None:
+        """The run's page in the local web UI (None for offline and disabled runs)."""
+        return self.get_url()
+
+    def get_url(self) -> str | None:
+        """Return the run's URL in the local web UI, or None when offline or disabled."""
+        if self.mode != "online":
+            return None
+        return f"{self._ui_base()}/{self.entity}/{self.project}/runs/{self.id}"
+
+    def get_project_url(self) -> str | None:
+        """Return the project's URL in the local web UI, or None when offline or disabled."""
+        if self.mode != "online":
+            return None
+        return f"{self._ui_base()}/{self.entity}/{self.project}"
+
+    def get_sweep_url(self) -> None:
+        """Return None: sweeps are not part of tracker."""
+        return None
+
+    def project_name(self) -> str:
+        """Return the project name."""
+        return self.project
+
+    def _ui_base(self) -> str:
+        return f"http://127.0.0.1:{self._settings.ui_port}"
+
+    # -- log -------------------------------------------------------------------------------
+    def log(
+        self,
+        data: Mapping[str, Any],
+        step: int | None = None,
+        commit: bool | None = None,
+        sync: bool | None = None,
+    ) -> None:
+        """Log a row of metrics (§4.1). Never blocks on the sidecar, the disk or the network.
+
+        Args:
+            data: a mapping of ``str`` keys; nested mappings become ``a.b`` columns.
+            step: the step to log at; below the current step the call is dropped (warned
+                once, counted in ``status()``) unless ``settings.strict_steps``.
+            commit: ``False`` merges into the pending row; default commits unless ``step``
+                is given.
+            sync: ignored (kept for W&B compatibility).
+
+        Raises:
+            TypeError: ``data`` is not a mapping, a key is not a ``str``, or ``step`` is not
+                an int.
+            ValueError: a reserved key or an unsupported value (the key is named); a step
+                below the current one with ``strict_steps``.
+            Error: the run is finished.
+        """
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished; log() needs an active run")
+        if not isinstance(data, Mapping):
+            raise TypeError(f"log() takes a mapping of str keys, got {type(data).__name__}")
+        flat = flatten(data)
+        if step is None:
+            do_commit = commit is None or bool(commit)
+        else:
+            if type(step) is not int:
+                step = _check_step(step)
+            if step < self._step:
+                self._step_dropped(step, flat)
+                do_commit = False
+            else:
+                self._step = step
+                do_commit = bool(commit)
+        self._seq += 1
+        if self._transport is not None:
+            self._transport.publish(
+                encode_log(self._token, self._seq, step, do_commit, time.time(), flat)
+            )
+        if do_commit:
+            self._step += 1
+
+    def _step_dropped(self, step: int, flat: dict) -> None:
+        msg = (
+            f"Tried to log to step {step} that is less than the current step {self._step}. "
+            "Steps must be monotonically increasing, so this data will be ignored."
+        )
+        if self._settings.strict_steps:
+            raise ValueError(msg + f" (keys: {', '.join(sorted(flat)) or '(none)'})")
+        if not self._warned_drop:
+            self._warned_drop = True
+            self._print(f"tracker: warning: {msg} Further drops in this run are counted in status().")
+
+    # -- summary, config, metrics ----------------------------------------------------------
+    def _fetch_summary(self) -> dict:
+        if self._final_summary is not None:
+            return self._final_summary
+        if self._conn is None:
+            return self._local_summary
+        return self._request(lambda rid: encode(Kind.GET_SUMMARY, rid, self._token))["summary"]
+
+    def _send_summary(self, changes: dict, removed: list) -> None:
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished; its summary can be edited with tracker.Api()")
+        changes = {k: _plain(k, v) for k, v in changes.items()}
+        if self._conn is None:
+            self._local_summary.update(changes)
+            for key in removed:
+                self._local_summary.pop(key, None)
+            return
+        self._seq += 1
+        self._transport.publish(encode(Kind.SUMMARY, self._token, self._seq, changes, removed))
+
+    def _send_config(self, changes: dict) -> None:
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished; its config can be edited with tracker.Api()")
+        for key, value in changes.items():
+            _plain(key, value)
+        if self._transport is None:
+            return
+        self._seq += 1
+        self._transport.publish(encode(Kind.CONFIG, self._token, self._seq, changes))
+
+    def _update_run(self, **changes: Any) -> None:
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished")
+        self._info.update(changes)
+        if self._transport is not None:
+            self._seq += 1
+            self._transport.publish(encode(Kind.RUN_UPDATE, self._token, self._seq, changes))
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> Metric:
+        """Customize a metric's summary and x axis (§4.3).
+
+        Args:
+            name: the flattened key, or a prefix ending with ``*``.
+            step_metric: the key to use as this metric's x axis.
+            step_sync: fill in the latest ``step_metric`` value in rows that lack it
+                (default True when ``step_metric`` is given).
+            hidden: hide the metric from charts.
+            summary: comma list of ``min,max,mean,first,last,best,none,copy``.
+            goal: ``minimize`` or ``maximize``: what ``best`` means.
+            overwrite: replace an earlier definition instead of merging with it.
+
+        Returns:
+            The :class:`Metric` as it now applies.
+
+        Raises:
+            Error: a bad argument (named in the message), or a finished run.
+        """
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished")
+        spec = check_definition(name, step_metric, step_sync, hidden, summary, goal, overwrite)
+        if self._conn is not None:
+            self._seq += 1
+            seq = self._seq
+            reply = self._request(lambda rid: encode(Kind.DEFINE_METRIC, rid, self._token, seq, spec))
+            spec = reply["metric"]
+        metric = Metric(
+            name=spec["name"],
+            step_metric=spec.get("step_metric"),
+            step_sync=spec.get("step_sync"),
+            hidden=spec.get("hidden"),
+            summary=tuple(spec.get("summary") or ()),
+            goal=spec.get("goal"),
+        )
+        self._metrics[metric.name] = metric
+        return metric
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def status(self) -> RunStatus:
+        """Ask the sidecar how far this run's records have been processed (§4.8).
+
+        Raises:
+            Error: the run is finished, or the sidecar did not answer.
+        """
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished; use tracker.Api() to read it")
+        if self._conn is None:
+            return RunStatus(last_step_committed=self._step - 1)
+        body = self._request(lambda rid: encode(Kind.STATUS, rid, self._token))
+        return _status_from(body)
+
+    def mark_preempting(self) -> None:
+        """Mark the run as being preempted: if the process then dies it is ``preempted``."""
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished")
+        if self._transport is not None:
+            self._seq += 1
+            self._transport.publish(encode(Kind.PREEMPTING, self._token, self._seq))
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Finish the run: wait until the sidecar has persisted and exported everything.
+
+        Args:
+            exit_code: 0 or None: ``finished``; anything else: ``failed``.
+            quiet: do not print the closing summary.
+
+        Raises:
+            Error: the sidecar could not be reached.
+        """
+        with self._finish_lock:
+            if self._finished:
+                return
+            self._finished = True
+            try:
+                if self._conn is not None:
+                    reply = self._finish_remote(exit_code)
+                    self._final_summary = reply.get("summary", {})
+                    if not (quiet or self._settings.silent):
+                        self._print_footer(reply)
+                else:
+                    self._final_summary = dict(self._local_summary)
+            finally:
+                if state.active_run() is self:
+                    state.set_active_run(None)
+
+    def join(self, exit_code: int | None = None) -> None:
+        """Deprecated alias of :meth:`finish`."""
+        self.finish(exit_code=exit_code)
+
+    def _finish_remote(self, exit_code: int | None) -> dict:
+        self._seq += 1
+        seq = self._seq
+        done = threading.Event()
+        if not self._settings.silent:
+            threading.Thread(target=self._progress, args=(done,), daemon=True).start()
+        try:
+            return self._request(
+                lambda rid: encode(Kind.FINISH, rid, self._token, seq, exit_code), _FINISH_TIMEOUT
+            )
+        finally:
+            done.set()
+
+    def _progress(self, done: threading.Event) -> None:
+        if done.wait(1.0):
+            return
+        started = time.monotonic()
+        while not done.wait(1.0):
+            self._print(f"tracker: finishing run {self.id}: flushing history ({time.monotonic() - started + 1:.0f} s)")
+
+    def _print_footer(self, reply: dict) -> None:
+        rows = reply.get("rows", 0)
+        state_ = reply.get("state", "finished")
+        lines = [f"tracker: run {self.name} ({self.id}) {state_}: {rows} rows in {reply.get('where', self.dir)}"]
+        summary = {k: v for k, v in (reply.get("summary") or {}).items() if not k.startswith("_")}
+        for key in sorted(summary)[:10]:
+            lines.append(f"tracker:   {key} {summary[key]!r}")
+        if self.offline:
+            lines.append(f"tracker: sync it with: tracker-service sync {self.dir}")
+        elif self.url:
+            lines.append(f"tracker: {self.url}")
+        self._print("\n".join(lines))
+
+    def _print(self, text: str) -> None:
+        if not self._settings.silent:
+            print(text, file=sys.stderr)
+
+    def _request(self, encode_fn: Any, timeout: float = _CONTROL_TIMEOUT) -> Any:
+        return self._conn.request(encode_fn, timeout)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        self.finish(exit_code=1 if exc_type is not None else 0)
+        return False
+
+    def __repr__(self) -> str:
+        return f"<tracker.Run {self.path} ({self.mode})>"
+
+
+def _check_step(step: Any) -> int:
+    if isinstance(step, bool):
+        raise TypeError(f"log() step must be an int, got bool {step!r}")
+    try:
+        return operator.index(step)
+    except TypeError:
+        raise TypeError(f"log() step must be an int, got {type(step).__name__} {step!r}") from None
+
+
+def _plain(key: str, value: Any) -> Any:
+    """Check that a config/summary value can be stored (nested dicts and lists allowed)."""
+    from tracker.values import normalize
+
+    if isinstance(value, Mapping):
+        return {str(k): _plain(f"{key}.{k}", v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(f"{key}[{i}]", v) for i, v in enumerate(value)]
+    if value is None or type(value) in (int, float, str, bool):
+        return value
+    return normalize(key, value)
+
+
+def _status_from(body: dict) -> RunStatus:
+    sync_time = body.get("sync_time")
+    return RunStatus(
+        sync_items_total=body.get("sync_items_total", 0),
+        sync_items_pending=body.get("sync_items_pending", 0),
+        sync_time=datetime.datetime.fromtimestamp(sync_time, datetime.timezone.utc) if sync_time else None,
+        last_step_committed=body.get("last_step_committed", -1),
+        history_rows_exported=body.get("history_rows_exported", 0),
+        files_pending=body.get("files_pending") or {"live": 0, "now": 0, "end": 0},
+        alerts_sent=body.get("alerts_sent", 0),
+        alerts_throttled=body.get("alerts_throttled", 0),
+        steps_dropped=body.get("steps_dropped", 0),
+        first_dropped_step=body.get("first_dropped_step"),
+        first_dropped_key=body.get("first_dropped_key"),
+        state=body.get("state", "running"),
+    )

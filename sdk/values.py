@@ -1,0 +1,141 @@
+"""Validation and flattening of what ``log`` is given, done in the caller's process.
+
+Everything that leaves here is a flat ``{str: scalar | list[scalar] | dict}`` that msgpack
+packs as is. Anything else raises in the caller with the offending key named (§4.1, §4.2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+_INT_MIN = -(2**63)
+_INT_MAX = 2**63 - 1
+_SCALARS = (float, str, bool, type(None))
+RESERVED = frozenset({"_step", "_runtime"})
+MAX_LIST = 32
+
+
+def flatten(data: Mapping, prefix: str = "", out: dict | None = None) -> dict[str, Any]:
+    """Flatten nested mappings with ``.`` and normalise each value.
+
+    Args:
+        data: the mapping given to ``log``.
+        prefix: the dotted path of ``data`` inside the top-level mapping.
+        out: the dict to fill.
+
+    Returns:
+        A flat dict of column name to value.
+
+    Raises:
+        TypeError: a top-level key is not a ``str``.
+        ValueError: a reserved key, or a value of an unsupported type (the key is named).
+    """
+    if out is None:
+        out = {}
+    for key, value in data.items():
+        if type(key) is not str:
+            if not prefix:
+                raise TypeError(f"log() keys must be strings, got {type(key).__name__} key {key!r}")
+            key = str(key)
+        name = prefix + key if prefix else key
+        t = type(value)
+        if t is float or t is str or t is bool or value is None:
+            out[name] = value
+        elif t is int:
+            out[name] = value if _INT_MIN <= value <= _INT_MAX else float(value)
+        elif isinstance(value, Mapping):
+            if not value:
+                continue
+            flatten(value, name + ".", out)
+        else:
+            out[name] = normalize(name, value)
+    if not prefix and ("_step" in out or "_runtime" in out):
+        bad = "_step" if "_step" in out else "_runtime"
+        raise ValueError(f"log() key {bad!r} is reserved; pass the step with log(..., step=N)")
+    return out
+
+
+def normalize(name: str, value: Any) -> Any:
+    """Normalise one non-trivial value (numpy, tensors, lists, enums...), or raise."""
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        value = int(value)
+        return value if _INT_MIN <= value <= _INT_MAX else float(value)
+    if isinstance(value, (float, str)):
+        return value if type(value) in (float, str) else (float(value) if isinstance(value, float) else str(value))
+    if isinstance(value, (list, tuple)):
+        return [_list_item(name, i, v) for i, v in enumerate(value)]
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"log() value for key {name!r} is bytes that are not UTF-8") from None
+    media = getattr(value, "to_log_value", None)
+    if media is not None:
+        return media()
+    module = type(value).__module__ or ""
+    if module.startswith(("numpy", "torch", "tensorflow", "jax", "jaxlib")):
+        return _array_like(name, value)
+    raise ValueError(
+        f"log() value for key {name!r} has unsupported type {type(value).__name__}; "
+        "use numbers, strings, bools, None, lists of those, nested dicts or arrays"
+    )
+
+
+def _list_item(name: str, index: int, value: Any) -> Any:
+    t = type(value)
+    if t is float or t is str or t is bool or value is None:
+        return value
+    if t is int:
+        return value if _INT_MIN <= value <= _INT_MAX else float(value)
+    if isinstance(value, (list, tuple, Mapping)):
+        raise ValueError(f"log() value for key {name!r}: item {index} is nested; only flat lists are supported")
+    item = normalize(name, value)
+    if isinstance(item, (list, dict)):
+        raise ValueError(f"log() value for key {name!r}: item {index} is not a scalar")
+    return item
+
+
+def _array_like(name: str, value: Any) -> Any:
+    # numpy scalars, numpy arrays and framework tensors all expose .tolist() after a copy to
+    # the host; torch needs .detach().cpu() first.
+    obj = value
+    for attr in ("detach", "cpu"):
+        fn = getattr(obj, attr, None)
+        if callable(fn):
+            obj = fn()
+    numpy_fn = getattr(obj, "numpy", None)
+    if callable(numpy_fn) and not type(obj).__module__.startswith("numpy"):
+        obj = numpy_fn()
+    size = getattr(obj, "size", None)
+    tolist = getattr(obj, "tolist", None)
+    if tolist is None:
+        raise ValueError(f"log() value for key {name!r} has unsupported type {type(value).__name__}")
+    if size is None or size == 1 or getattr(obj, "ndim", 1) == 0:
+        item = tolist()
+        while isinstance(item, list) and len(item) == 1:
+            item = item[0]
+        return normalize(name, item) if not isinstance(item, (float, int, bool, str)) else item
+    if size <= MAX_LIST:
+        flat = obj.reshape(-1).tolist() if hasattr(obj, "reshape") else tolist()
+        return [_list_item(name, i, v) for i, v in enumerate(flat)]
+    return histogram(name, obj)
+
+
+def histogram(name: str, array: Any, bins: int = 64) -> dict[str, Any]:
+    """A W&B-style histogram cell for a large array (§10): counts over ``bins`` even bins."""
+    import numpy as np  # only when a big array is logged
+
+    data = np.asarray(array, dtype="float64").reshape(-1)
+    data = data[np.isfinite(data)]
+    if data.size == 0:
+        return {"_type": "histogram", "values": [], "bins": []}
+    counts, edges = np.histogram(data, bins=bins)
+    return {"_type": "histogram", "values": counts.tolist(), "bins": edges.tolist()}
+
+
+def is_number(value: Any) -> bool:
+    return type(value) in (int, float) and not (type(value) is float and math.isnan(value))

@@ -1,0 +1,1 @@
+"""The sidecar: one process per (user, host, store) that does everything slow for the runs."""

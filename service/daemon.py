@@ -1,0 +1,389 @@
+"""The sidecar process: one ZeroMQ ROUTER socket, one ingest loop, one exporter thread.
+
+The loop reads batches of records from the SDKs, appends each run's records to its
+transaction log, feeds the committer, answers requests, and between batches does the
+housekeeping: flush transaction logs, cut history parts, write the catalogue, notice dead
+training processes (crashed within a second or two), finish runs whose export is done,
+and exit when idle. A malformed, oversized or unknown message is refused and counted; it
+never stops the loop.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import zmq
+
+from tracker.proto import messages as proto
+from tracker.proto.messages import Kind, ProtoError
+from tracker.runtime import SidecarPaths, sidecar_paths
+from tracker.service.export import Exporter
+from tracker.service.session import TERMINAL, RunSession
+from tracker.service.store import open_store
+
+log = logging.getLogger("tracker.sidecar")
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+HOUSEKEEPING_PERIOD = 0.25
+LIVENESS_PERIOD = 1.0
+
+
+class Sidecar:
+    """The sidecar for one store."""
+
+    def __init__(self, store_uri: str, idle_timeout: float, paths: SidecarPaths) -> None:
+        self.paths = paths
+        self.idle_timeout = idle_timeout
+        self.store = open_store(store_uri)
+        self.exporter = Exporter()
+        self.sessions: dict[int, RunSession] = {}
+        self.by_ref: dict[tuple[str, str, str], RunSession] = {}
+        self.next_token = 1
+        self.rejected: Counter[str] = Counter()
+        self.started = time.time()
+        self.rate = 0.0
+        self._closed_records = 0
+        self._last_liveness = 0.0
+        self._rate_mark = (time.monotonic(), 0)
+        self.last_activity = time.monotonic()
+        self.stopping = False
+        ctx = zmq.Context.instance()
+        self.sock = ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 1000)
+        self.sock.setsockopt(zmq.RCVHWM, 0)
+        self.sock.setsockopt(zmq.SNDHWM, 0)
+        self.sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        if os.path.exists(paths.socket):
+            os.unlink(paths.socket)
+        self.sock.bind(paths.endpoint)
+        os.chmod(paths.socket, 0o600)
+
+    # -- main loop -------------------------------------------------------------------------
+    def serve(self) -> None:
+        sock = self.sock
+        next_housekeeping = 0.0
+        while True:
+            timeout = 20 if self.stopping else int(HOUSEKEEPING_PERIOD * 1000)
+            if sock.poll(timeout, zmq.POLLIN):
+                for _ in range(256):
+                    try:
+                        ident, data = sock.recv_multipart(zmq.NOBLOCK, copy=True)
+                    except zmq.Again:
+                        break
+                    except ValueError:
+                        self.rejected["malformed"] += 1
+                        continue
+                    self.handle_batch(ident, data)
+                self.last_activity = time.monotonic()
+            else:
+                self.flush_txlogs()
+            now = time.monotonic()
+            if now >= next_housekeeping or self.stopping:
+                self.flush_txlogs()
+                self.housekeeping(now)
+                next_housekeeping = now + HOUSEKEEPING_PERIOD
+                if self.should_exit(now) and not sock.poll(0, zmq.POLLIN):
+                    return
+
+    def flush_txlogs(self) -> None:
+        for sess in self.sessions.values():
+            if sess.txlog is not None and sess.txlog.dirty:
+                try:
+                    sess.txlog.flush()
+                except OSError as exc:
+                    sess.log(f"could not write the transaction log: {exc}")
+
+    # -- ingest ----------------------------------------------------------------------------
+    def handle_batch(self, ident: bytes, data: bytes) -> None:
+        if len(data) > MAX_MESSAGE_BYTES:
+            self.rejected["oversized"] += 1
+            log.warning("refused a %d-byte message (limit %d)", len(data), MAX_MESSAGE_BYTES)
+            return
+        sessions = self.sessions
+        span_sess: RunSession | None = None
+        span_start = span_end = 0
+        is_log = proto.is_log
+        try:
+            for obj, start, end in proto.iter_batch(data):
+                if is_log(obj):
+                    sess = sessions.get(obj[2])
+                    if sess is None or sess.state in TERMINAL or sess.finishing:
+                        self.rejected["unknown_run"] += 1
+                        continue
+                    if sess is not span_sess or start != span_end:
+                        if span_sess is not None:
+                            self._append(span_sess, data[span_start:span_end])
+                        span_sess, span_start = sess, start
+                    span_end = end
+                    sess.records += 1
+                    sess.on_log(obj[4], obj[5], obj[6], obj[7])
+                    continue
+                if span_sess is not None:
+                    self._append(span_sess, data[span_start:span_end])
+                    span_sess = None
+                self.handle_message(ident, obj, data[start:end])
+        except ProtoError as exc:
+            self.rejected["malformed"] += 1
+            log.warning("refused a malformed batch: %s", exc)
+        if span_sess is not None:
+            self._append(span_sess, data[span_start:span_end])
+
+    def _append(self, sess: RunSession, payload: bytes) -> None:
+        if sess.txlog is not None:
+            try:
+                sess.txlog.append(payload)
+            except (OSError, ValueError) as exc:
+                sess.log(f"could not append to the transaction log: {exc}")
+
+    def reply(self, ident: bytes, rid: Any, ok: bool, body: Any) -> None:
+        if not isinstance(rid, int):
+            return
+        try:
+            self.sock.send_multipart([ident, proto.encode_reply(rid, ok, body)], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            log.warning("could not answer request %s: %s", rid, exc)
+
+    def handle_message(self, ident: bytes, obj: Any, raw: bytes) -> None:
+        try:
+            msg = proto.to_message(obj)
+        except ProtoError as exc:
+            reason = "unknown_kind" if "unknown message kind" in str(exc) else (
+                "bad_version" if "newer" in str(exc) else "malformed"
+            )
+            self.rejected[reason] += 1
+            log.warning("refused a message: %s", exc)
+            rid = obj[2] if isinstance(obj, list) and len(obj) > 2 else None
+            self.reply(ident, rid, False, str(exc))
+            return
+        kind, f = msg.kind, msg.fields
+        rid = f.get("request_id")
+        try:
+            if kind == Kind.INIT:
+                self.reply(ident, rid, True, self.handle_init(f["run_info"], raw))
+                return
+            if kind in proto.PERSISTED:
+                sess = self.sessions.get(f.get("token"))
+                if sess is None or sess.state in TERMINAL:
+                    self.rejected["unknown_run"] += 1
+                    self.reply(ident, rid, False, f"no running run with token {f.get('token')!r}")
+                    return
+                self._append(sess, raw)
+                sess.records += 1
+                if kind == Kind.FINISH:
+                    code = f["exit_code"]
+                    sess.finish_waiters.append(lambda body: self.reply(ident, rid, True, body))
+                    sess.begin_finish("finished" if not code else "failed", code)
+                    if sess.poll_finish():
+                        self._closed(sess)
+                    return
+                body = sess.apply(kind.name, f)
+                if rid is not None:
+                    self.reply(ident, rid, True, body or {})
+                return
+            if kind == Kind.STATUS:
+                sess = self.sessions.get(f["token"])
+                if sess is None:
+                    self.reply(ident, rid, False, f"no run with token {f['token']!r}")
+                else:
+                    self.reply(ident, rid, True, sess.status())
+            elif kind == Kind.GET_SUMMARY:
+                sess = self.sessions.get(f["token"])
+                if sess is None:
+                    self.reply(ident, rid, False, f"no run with token {f['token']!r}")
+                else:
+                    self.reply(ident, rid, True, {"summary": sess.summary.view()})
+            elif kind == Kind.HISTORY_TAIL:
+                ref = f["ref"] or {}
+                sess = self.by_ref.get((ref.get("entity"), ref.get("project"), ref.get("id")))
+                if sess is None or sess.history is None:
+                    self.reply(ident, rid, True, {"rows": [], "running": False})
+                else:
+                    rows = sess.history.tail(int(f["min_step"] or 0))
+                    self.reply(ident, rid, True, {"rows": rows, "running": sess.state not in TERMINAL})
+            elif kind == Kind.SIDECAR_STATUS:
+                self.reply(ident, rid, True, self.status())
+            elif kind == Kind.SHUTDOWN:
+                self.stopping = True
+                self.reply(ident, rid, True, {"stopping": True})
+            elif kind == Kind.PING:
+                self.reply(ident, rid, True, {"pid": os.getpid()})
+            elif kind == Kind.HEARTBEAT:
+                pass
+        except Exception as exc:  # a bad request must never stop the loop
+            self.rejected["failed"] += 1
+            log.exception("request %s failed", kind.name)
+            self.reply(ident, rid, False, f"{kind.name} failed: {exc}")
+
+    def handle_init(self, info: dict, raw: bytes) -> dict:
+        if not isinstance(info, dict):
+            raise ValueError("run_info must be a map")
+        ref = (info["entity"], info["project"], info["id"])
+        live = self.by_ref.get(ref)
+        if live is not None and live.state not in TERMINAL:
+            raise ValueError(f"run {'/'.join(ref)} is already running in process {live.pid}")
+        previous = None
+        resume = info.get("resume")
+        if info.get("mode", "online") == "online":
+            previous = self.store.get_run(*ref)
+            if previous is not None and resume in (None, "never"):
+                raise ValueError(
+                    f"run {'/'.join(ref)} already exists; pass resume='allow' or resume='must' "
+                    "to continue it, or use another id"
+                )
+            if previous is None and resume == "must":
+                raise ValueError(
+                    f"resume='must' but run {'/'.join(ref)} does not exist in {self.store.uri}"
+                )
+        token = self.next_token
+        self.next_token += 1
+        sess = RunSession(info, token, self.store, self.exporter, previous)
+        self._append(sess, raw)
+        self.sessions[token] = sess
+        self.by_ref[ref] = sess
+        sess.write_catalogue(force=True)
+        try:
+            with open(os.path.join(sess.run_dir, "files", "metadata.json"), "w") as fh:
+                json.dump(info.get("metadata") or {}, fh, indent=1, default=str)
+        except OSError:
+            pass
+        sess.log(f"{'resumed' if sess.resumed else 'started'} run {'/'.join(ref)} pid {sess.pid}")
+        return {
+            "token": token,
+            "starting_step": sess.committer.step,
+            "resumed": sess.resumed,
+            "config": sess.config,
+            "name": info.get("name"),
+            "notes": info.get("notes"),
+            "tags": list(info.get("tags") or []),
+            "group": info.get("group"),
+            "job_type": info.get("job_type"),
+        }
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def housekeeping(self, now: float) -> None:
+        for on_done, error, columns in self.exporter.completed():
+            on_done(error, columns)
+        check_liveness = now - self._last_liveness >= LIVENESS_PERIOD
+        if check_liveness:
+            self._last_liveness = now
+        for sess in list(self.sessions.values()):
+            history = sess.history
+            if history is not None:
+                history.retry(now)
+                if history.due(now):
+                    history.cut()
+            if sess.finishing is not None:
+                if sess.poll_finish():
+                    self._closed(sess)
+                continue
+            if self.stopping:
+                sess.begin_finish("preempted" if sess.preempting else "crashed", None)
+                sess.log("sidecar stopping: run closed before its process finished it")
+                continue
+            if check_liveness and not sess.process_alive():
+                state = "preempted" if sess.preempting else "crashed"
+                sess.log(f"training process {sess.pid} is gone without finishing: {state}")
+                sess.begin_finish(state, None)
+                continue
+            sess.write_catalogue()
+        mark_t, mark_n = self._rate_mark
+        if now - mark_t >= 1.0:
+            total = sum(s.records for s in self.sessions.values()) + self._closed_records
+            self.rate = (total - mark_n) / (now - mark_t)
+            self._rate_mark = (now, total)
+
+    def _closed(self, sess: RunSession) -> None:
+        self._closed_records += sess.records
+        self.sessions.pop(sess.token, None)
+        # keep by_ref entries of closed runs out: the store has them now
+        if self.by_ref.get((sess.entity, sess.project, sess.run_id)) is sess:
+            del self.by_ref[(sess.entity, sess.project, sess.run_id)]
+        self.last_activity = time.monotonic()
+
+    def should_exit(self, now: float) -> bool:
+        if self.sessions:
+            return False
+        if self.stopping:
+            return True
+        return now - self.last_activity >= self.idle_timeout
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "uptime": time.time() - self.started,
+            "started": self.started,
+            "store": self.store.uri,
+            "queue_depth": sum(s.history.pending for s in self.sessions.values() if s.history),
+            "records_per_s": round(self.rate, 1),
+            "rejected": dict(self.rejected),
+            "runs": [s.status() for s in self.sessions.values()],
+        }
+
+    def close(self) -> None:
+        for sess in self.sessions.values():
+            if sess.txlog is not None:
+                sess.txlog.close()
+        self.sock.close(linger=1000)
+        try:
+            os.unlink(self.paths.socket)
+        except OSError:
+            pass
+        self.exporter.stop()
+        self.store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m tracker.service``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tracker.service")
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--idle-timeout", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(process)d %(levelname)s %(message)s"
+    )
+    store_path = args.store[len("file://"):] if args.store.startswith("file://") else args.store
+    paths = sidecar_paths(store_path)
+    lock_fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            log.info("another sidecar already serves %s", store_path)
+            return 0
+        raise
+    sidecar = Sidecar(store_path, args.idle_timeout, paths)
+
+    def _terminate(signum: int, frame: Any) -> None:
+        sidecar.stopping = True
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    info = {"pid": os.getpid(), "store": paths.store, "endpoint": paths.endpoint, "started": sidecar.started}
+    tmp = paths.info + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(info, fh)
+    os.replace(tmp, paths.info)
+    log.info("sidecar %d serving %s at %s", os.getpid(), paths.store, paths.endpoint)
+    try:
+        sidecar.serve()
+    finally:
+        sidecar.close()
+        try:
+            os.unlink(paths.info)
+        except OSError:
+            pass
+        log.info("sidecar %d exiting", os.getpid())
+        fcntl.flock(lock_fd, fcntl.LOCK_UN)
+        os.close(lock_fd)
+    return 0

@@ -1,0 +1,213 @@
+"""History export: committed rows to parquet files in the store, while the run goes on (§8).
+
+Each run's :class:`HistoryWriter` collects committed rows in memory and cuts a batch every
+10,000 rows or 10 seconds; one :class:`Exporter` thread per sidecar turns batches into
+parquet files (``history/part-NNNNN.parquet``, one row group each), written to a temporary
+name and renamed so a reader never sees half a file. A new key is a new column from the
+batch it appears in; earlier files simply lack it (readers unify the schemas).
+
+Memory is bounded by the batch size: rows are dropped from memory once their file exists.
+The main thread owns every writer's state; the exporter thread reports completions through
+a queue that the main thread drains (:meth:`Exporter.completed`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from typing import Any, Callable
+
+ROWS_PER_PART = 10_000
+SECONDS_PER_PART = 10.0
+RESERVED_ORDER = ("_step", "_timestamp", "_runtime")
+
+
+def build_table(rows: list[dict[str, Any]]):
+    """A pyarrow table of ``rows``: one column per key, nulls where a row lacks it."""
+    import pyarrow as pa
+
+    keys: dict[str, None] = dict.fromkeys(RESERVED_ORDER)
+    for row in rows:
+        if len(row) != len(keys) or not keys.keys() >= row.keys():
+            keys.update(dict.fromkeys(row))
+    columns = {}
+    for key in keys:
+        values = [row.get(key) for row in rows]
+        if key == "_step":
+            columns[key] = pa.array(values, type=pa.int64())
+        elif key in ("_timestamp", "_runtime"):
+            try:
+                columns[key] = pa.array(values, type=pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+                columns[key] = pa.array([_as_float(v) for v in values], type=pa.float64())
+        else:
+            columns[key] = _column(values)
+    return pa.table(columns)
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _column(values: list[Any]):
+    import pyarrow as pa
+
+    try:
+        arr = pa.array(values)
+        if pa.types.is_integer(arr.type) and arr.type != pa.int64():
+            arr = arr.cast(pa.int64())
+        return arr
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        pass
+    # Mixed types in one column (a number here, a string there): keep every value, as JSON
+    # text, so that nothing is lost; numbers stay readable.
+    return pa.array(
+        [None if v is None else (v if isinstance(v, str) else json.dumps(v)) for v in values],
+        type=pa.string(),
+    )
+
+
+class Exporter:
+    """The one thread that writes parquet for every run of the sidecar."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="exporter", daemon=True)
+        self._thread.start()
+
+    def submit(
+        self, path: str, rows: list[dict], on_done: Callable[[Exception | None, list[str]], None]
+    ) -> None:
+        self._jobs.put((path, rows, on_done))
+
+    def completed(self) -> list[tuple[Callable, Exception | None, list[str]]]:
+        """Completions since the last call, for the main thread to apply."""
+        out = []
+        while True:
+            try:
+                out.append(self._done.get_nowait())
+            except queue.Empty:
+                return out
+
+    def _loop(self) -> None:
+        import pyarrow.parquet as pq
+
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            path, rows, on_done = job
+            error: Exception | None = None
+            columns: list[str] = []
+            try:
+                table = build_table(rows)
+                columns = table.column_names
+                tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.tmp"
+                pq.write_table(table, tmp, row_group_size=len(rows) or 1, compression="zstd")
+                os.replace(tmp, path)
+            except Exception as exc:  # reported to the run; the batch is retried
+                error = exc
+            self._done.put((on_done, error, columns))
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=30)
+
+
+class HistoryWriter:
+    """Committed rows of one run on their way to parquet."""
+
+    def __init__(
+        self,
+        exporter: Exporter,
+        part_path: Callable[[int], str],
+        first_part: int,
+        rows_exported: int,
+        log: Callable[[str], None],
+    ) -> None:
+        self.exporter = exporter
+        self.part_path = part_path
+        self.next_part = first_part
+        self.rows: list[dict] = []
+        self.inflight: dict[int, list[dict]] = {}
+        self.rows_exported = rows_exported
+        self.last_cut = time.monotonic()
+        self.keys: dict[str, None] = {}
+        self.error: str | None = None
+        self.log = log
+        self.failed: dict[int, list[dict]] = {}
+        self.retry_at = 0.0
+
+    def add(self, row: dict) -> None:
+        rows = self.rows
+        rows.append(row)
+        if len(rows) >= ROWS_PER_PART:
+            self.cut()
+
+    def due(self, now: float) -> bool:
+        return bool(self.rows) and now - self.last_cut >= SECONDS_PER_PART
+
+    def cut(self) -> None:
+        """Hand the collected rows to the exporter as the next part file."""
+        self.last_cut = time.monotonic()
+        if not self.rows:
+            return
+        rows, self.rows = self.rows, []
+        part = self.next_part
+        self.next_part += 1
+        self._submit(part, rows)
+
+    def _submit(self, part: int, rows: list[dict]) -> None:
+        self.inflight[part] = rows
+        self.exporter.submit(
+            self.part_path(part), rows, lambda err, cols: self._done(part, err, cols)
+        )
+
+    def _done(self, part: int, error: Exception | None, columns: list[str]) -> None:
+        rows = self.inflight.pop(part)
+        if error is not None:
+            self.error = f"export of history part {part} failed: {error}"
+            self.log(self.error + " (will retry)")
+            self.retry_at = time.monotonic() + 1.0
+            self.failed[part] = rows
+            return
+        self.error = None
+        self.keys.update(dict.fromkeys(columns))
+        self.rows_exported += len(rows)
+
+    def retry(self, now: float) -> None:
+        """Submit again the batches whose export failed (disk full, read-only store...)."""
+        if self.failed and now >= self.retry_at:
+            failed, self.failed = self.failed, {}
+            for part, rows in sorted(failed.items()):
+                self._submit(part, rows)
+
+    @property
+    def pending(self) -> int:
+        """Rows committed but not yet in a parquet file."""
+        return (
+            len(self.rows)
+            + sum(len(r) for r in self.inflight.values())
+            + sum(len(r) for r in self.failed.values())
+        )
+
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight or waiting for a retry."""
+        return not self.inflight and not self.failed
+
+    def tail(self, min_step: int) -> list[dict]:
+        """Committed rows not yet exported with ``_step >= min_step``, in step order."""
+        out = []
+        waiting = {**self.inflight, **self.failed}
+        for part in sorted(waiting):
+            out.extend(r for r in waiting[part] if r["_step"] >= min_step)
+        out.extend(r for r in self.rows if r["_step"] >= min_step)
+        return out

@@ -1,0 +1,331 @@
+"""One run inside the sidecar: transaction log → committer → history export → catalogue.
+
+The same class serves a live run (fed by the sidecar's socket) and a replay (fed by
+``tracker-service sync`` from a transaction log), so both produce the same store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from typing import Any, Callable
+
+from tracker.service.committer import Committer
+from tracker.service.export import Exporter, HistoryWriter
+from tracker.service.store.base import Store
+from tracker.service.summary import SummaryState
+from tracker.service.txlog import TxLogWriter
+
+TERMINAL = ("finished", "failed", "crashed", "preempted")
+CATALOGUE_PERIOD = 1.0
+
+
+class RunSession:
+    """The sidecar's state for one run."""
+
+    def __init__(
+        self,
+        info: dict[str, Any],
+        token: int,
+        store: Store | None,
+        exporter: Exporter | None,
+        previous: dict[str, Any] | None = None,
+        write_txlog: bool = True,
+    ) -> None:
+        self.info = info
+        self.token = token
+        self.entity = info["entity"]
+        self.project = info["project"]
+        self.run_id = info["id"]
+        self.mode = info.get("mode", "online")
+        self.run_dir = info["dir"]
+        self.store = store if self.mode == "online" else None
+        self.state = "running"
+        self.exit_code: int | None = None
+        self.preempting = False
+        self.finishing: str | None = None
+        self.finish_waiters: list[Callable[[dict], None]] = []
+        self.created = time.time()
+        self.last_activity = time.monotonic()
+        self.last_catalogue = 0.0
+        self.dirty = True
+        self.records = 0
+        self.sync_time: float | None = None
+        self.resumed = previous is not None
+        self._log_fh = None
+        self.pid = info.get("pid")
+        self._proc = None
+
+        previous = previous or {}
+        self.config = dict(previous.get("config") or {})
+        self.config.update(info.get("config") or {})
+        self.summary = SummaryState.from_state(previous.get("summary_state"))
+        self.base_rows = previous.get("rows_committed", 0) or 0
+        starting_step = (previous.get("last_step", -1) + 1) if self.resumed else 0
+        if self.resumed:
+            for key in ("name", "notes", "group_name", "job_type"):
+                info_key = "group" if key == "group_name" else key
+                if info.get(info_key) is None and previous.get(key) is not None:
+                    info[info_key] = previous[key]
+            if not info.get("tags_given"):
+                info["tags"] = previous.get("tags") or []
+            self.created_at = previous.get("created_at") or info["start_time"]
+        else:
+            self.created_at = info["start_time"]
+        self.history: HistoryWriter | None = None
+        if self.store is not None and exporter is not None:
+            first_part = previous.get("history_parts", 0) or 0
+            self.history = HistoryWriter(
+                exporter,
+                lambda part: self.store.blob_path(
+                    self.entity, self.project, self.run_id, "history", f"part-{part:05d}.parquet"
+                ),
+                first_part,
+                previous.get("rows_exported", 0) or 0,
+                self.log,
+            )
+            on_row = self.history.add
+        else:
+            on_row = _discard
+        self.committer = Committer(
+            starting_step,
+            info["start_time"],
+            float(previous.get("runtime") or 0.0),
+            self.summary,
+            on_row,
+        )
+        self.txlog = (
+            TxLogWriter(os.path.join(self.run_dir, f"run-{self.run_id}.trk")) if write_txlog else None
+        )
+
+    # -- records ---------------------------------------------------------------------------
+    def log(self, text: str) -> None:
+        """A line in the run's ``logs/sidecar.log``."""
+        try:
+            if self._log_fh is None:
+                os.makedirs(os.path.join(self.run_dir, "logs"), exist_ok=True)
+                self._log_fh = open(os.path.join(self.run_dir, "logs", "sidecar.log"), "a")
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            self._log_fh.write(f"{stamp} {text}\n")
+            self._log_fh.flush()
+        except OSError:
+            pass
+
+    def on_log(self, step: Any, commit: Any, ts: Any, data: dict) -> None:
+        committer = self.committer
+        if not committer.log(step, commit, ts, data):
+            if committer.dropped == 1:
+                self.log(
+                    f"dropped log at step {step} below current step {committer.step} "
+                    f"(key {committer.first_dropped_key!r}); later drops are counted"
+                )
+        self.dirty = True
+
+    def apply(self, kind: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Apply a persisted record other than LOG; return the reply body if it has one."""
+        self.dirty = True
+        if kind == "SUMMARY":
+            self.summary.set(fields["set"] or {}, fields["remove"] or [])
+        elif kind == "CONFIG":
+            self.config.update(fields["data"] or {})
+        elif kind == "DEFINE_METRIC":
+            metric = self.summary.define(fields["spec"])
+            return {"metric": {**metric, "name": fields["spec"]["name"]}}
+        elif kind == "PREEMPTING":
+            self.preempting = True
+            self.state = "preempting"
+            self.write_catalogue(force=True)
+        elif kind == "RUN_UPDATE":
+            self.info.update(fields["changes"] or {})
+        return None
+
+    # -- finishing -------------------------------------------------------------------------
+    def begin_finish(self, state: str, exit_code: int | None) -> None:
+        """Commit the pending row and cut the last history part; :meth:`poll_finish` ends it."""
+        if self.finishing is not None or self.state in TERMINAL:
+            return
+        self.finishing = state
+        self.exit_code = exit_code
+        self.committer.flush()
+        if self.history is not None:
+            self.history.cut()
+        self.log(f"finishing as {state} (exit code {exit_code})")
+
+    def poll_finish(self) -> bool:
+        """Complete a finish whose export is done; True once the run is closed."""
+        if self.finishing is None:
+            return False
+        if self.history is not None:
+            self.history.retry(time.monotonic())
+            if not self.history.idle:
+                return False
+        self.state = self.finishing
+        self.finishing = None
+        self._write_files()
+        self.write_catalogue(force=True)
+        if self.txlog is not None:
+            self.txlog.close()
+        reply = self.finish_reply()
+        for waiter in self.finish_waiters:
+            waiter(reply)
+        self.finish_waiters.clear()
+        self.log(f"closed as {self.state}: {self.rows_committed} rows")
+        if self._log_fh is not None:
+            self._log_fh.close()
+            self._log_fh = None
+        return True
+
+    def finish_reply(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "rows": self.rows_committed,
+            "summary": _json_safe(self.summary.view()),
+            "where": self.store.uri if self.store is not None else self.run_dir,
+        }
+
+    def _write_files(self) -> None:
+        files = os.path.join(self.run_dir, "files")
+        try:
+            os.makedirs(files, exist_ok=True)
+            with open(os.path.join(files, "config.yaml"), "w") as fh:
+                fh.write(config_yaml(self.config))
+            with open(os.path.join(files, "summary.json"), "w") as fh:
+                json.dump(_json_safe(self.summary.view()), fh, indent=1, default=str)
+            with open(os.path.join(files, "metadata.json"), "w") as fh:
+                json.dump(self.info.get("metadata") or {}, fh, indent=1, default=str)
+        except OSError as exc:
+            self.log(f"could not write run files: {exc}")
+            return
+        if self.store is not None:
+            for name in ("config.yaml", "summary.json", "metadata.json"):
+                try:
+                    shutil.copyfile(
+                        os.path.join(files, name),
+                        self.store.blob_path(self.entity, self.project, self.run_id, "files", name),
+                    )
+                except OSError as exc:
+                    self.log(f"could not copy {name} to the store: {exc}")
+
+    # -- liveness --------------------------------------------------------------------------
+    def process_alive(self) -> bool:
+        """Whether the training process that owns the run still runs (zombies count as dead)."""
+        if not self.pid:
+            return True
+        import psutil
+
+        try:
+            if self._proc is None:
+                self._proc = psutil.Process(self.pid)
+            return self._proc.is_running() and self._proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    # -- catalogue -------------------------------------------------------------------------
+    @property
+    def rows_committed(self) -> int:
+        return self.base_rows + self.committer.rows
+
+    def write_catalogue(self, force: bool = False) -> None:
+        """Write the run's record to the catalogue (at most once a second unless forced)."""
+        if self.store is None or not (self.dirty or force):
+            return
+        now = time.monotonic()
+        if not force and now - self.last_catalogue < CATALOGUE_PERIOD:
+            return
+        self.last_catalogue = now
+        self.dirty = False
+        info = self.info
+        history = self.history
+        try:
+            self.store.put_run(self.catalogue_record(history))
+            self.sync_time = time.time()
+        except Exception as exc:
+            self.dirty = True
+            self.log(f"could not write the catalogue: {exc}")
+        del info
+
+    def catalogue_record(self, history: HistoryWriter | None) -> dict[str, Any]:
+        info = self.info
+        return {
+            "entity": self.entity,
+            "project": self.project,
+            "run_id": self.run_id,
+            "name": info.get("name"),
+            "state": self.finishing and self.state or self.state,
+            "group_name": info.get("group"),
+            "job_type": info.get("job_type"),
+            "tags": list(info.get("tags") or []),
+            "notes": info.get("notes"),
+            "config": _json_safe(self.config),
+            "summary": _json_safe(self.summary.view()),
+            "summary_state": _json_safe(self.summary.to_state()),
+            "metadata": info.get("metadata") or {},
+            "created_at": self.created_at,
+            "heartbeat_at": time.time(),
+            "exit_code": self.exit_code,
+            "last_step": self.committer.last_committed,
+            "rows_committed": self.rows_committed,
+            "rows_exported": history.rows_exported if history else 0,
+            "history_keys": list(history.keys) if history else [],
+            "history_parts": history.next_part if history else 0,
+            "run_dir": self.run_dir,
+            "mode": self.mode,
+            "runtime": self.committer.last_runtime,
+            "host": (info.get("metadata") or {}).get("host"),
+            "user": info.get("entity"),
+        }
+
+    def status(self) -> dict[str, Any]:
+        history = self.history
+        committer = self.committer
+        pending = history.pending if history else 0
+        return {
+            "path": f"{self.entity}/{self.project}/{self.run_id}",
+            "id": self.run_id,
+            "state": self.state,
+            "mode": self.mode,
+            "pid": self.pid,
+            "last_step_committed": committer.last_committed,
+            "rows_committed": self.rows_committed,
+            "history_rows_exported": history.rows_exported if history else 0,
+            "sync_items_total": self.records,
+            "sync_items_pending": pending,
+            "sync_time": self.sync_time,
+            "files_pending": {"live": 0, "now": 0, "end": 0},
+            "alerts_sent": 0,
+            "alerts_throttled": 0,
+            "steps_dropped": committer.dropped,
+            "first_dropped_step": committer.first_dropped_step,
+            "first_dropped_key": committer.first_dropped_key,
+            "export_error": history.error if history else None,
+            "dir": self.run_dir,
+        }
+
+
+def _discard(row: dict) -> None:
+    pass
+
+
+def _json_safe(value: Any) -> Any:
+    """Values as JSON can hold them (NaN and infinities kept as floats; bytes as text)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    return value
+
+
+def config_yaml(config: dict[str, Any]) -> str:
+    """W&B's ``config.yaml`` layout; values in JSON flow style, which is valid YAML."""
+    lines = []
+    for key, value in config.items():
+        lines.append(f"{json.dumps(key)}:")
+        lines.append(f"  value: {json.dumps(value, default=str)}")
+    return "\n".join(lines) + ("\n" if lines else "")

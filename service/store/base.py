@@ -1,0 +1,61 @@
+"""The store interface: a run catalogue and per-run blob storage.
+
+Writers call one batch primitive, :meth:`Store.write_runs`; the conveniences call it. A
+shared store (PostgreSQL catalogue, S3-compatible blobs) implements the same class.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+# Catalogue fields of a run; JSON ones are (de)serialised by the implementation.
+RUN_FIELDS = (
+    "entity", "project", "run_id", "name", "state", "group_name", "job_type", "tags", "notes",
+    "config", "summary", "summary_state", "metadata", "system_metrics", "created_at",
+    "heartbeat_at", "updated_at", "exit_code", "last_step", "rows_committed", "rows_exported",
+    "history_keys", "run_dir", "mode", "runtime", "history_parts", "host", "user",
+)
+JSON_FIELDS = frozenset(
+    {"tags", "config", "summary", "summary_state", "metadata", "system_metrics", "history_keys"}
+)
+
+
+class Store(abc.ABC):
+    """Catalogue of runs plus blob storage for their history and files."""
+
+    uri: str
+
+    # -- catalogue -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def write_runs(self, records: list[dict[str, Any]]) -> None:
+        """Insert or update runs, keyed by (entity, project, run_id); given fields only."""
+
+    def put_run(self, record: dict[str, Any]) -> None:
+        self.write_runs([record])
+
+    @abc.abstractmethod
+    def get_run(self, entity: str, project: str, run_id: str) -> dict[str, Any] | None:
+        """One run's catalogue record, or None."""
+
+    @abc.abstractmethod
+    def find_runs(
+        self, entity: str | None = None, project: str | None = None, run_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Runs matching the given identity parts (any when None)."""
+
+    @abc.abstractmethod
+    def delete_run(self, entity: str, project: str, run_id: str) -> None:
+        """Remove a run's record and its blobs."""
+
+    # -- blobs -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def blob_path(self, entity: str, project: str, run_id: str, *parts: str) -> str:
+        """A local path to write a run's blob to (history part, file)."""
+
+    @abc.abstractmethod
+    def list_blobs(self, entity: str, project: str, run_id: str, folder: str) -> list[str]:
+        """Sorted local paths of a run's blobs under ``folder`` (e.g. ``history``)."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,138 @@
+"""The local store: a SQLite catalogue (WAL) and per-run folders on disk.
+
+Layout::
+
+    <store>/catalogue.db
+    <store>/runs/<entity>/<project>/<run_id>/history/part-00000.parquet
+    <store>/runs/<entity>/<project>/<run_id>/files/...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from typing import Any
+
+from tracker.service.store.base import JSON_FIELDS, RUN_FIELDS, Store
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    storage_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    entity TEXT NOT NULL, project TEXT NOT NULL, run_id TEXT NOT NULL,
+    name TEXT, state TEXT, group_name TEXT, job_type TEXT, tags TEXT, notes TEXT,
+    config TEXT, summary TEXT, summary_state TEXT, metadata TEXT, system_metrics TEXT,
+    created_at REAL, heartbeat_at REAL, updated_at REAL, exit_code INTEGER,
+    last_step INTEGER DEFAULT -1, rows_committed INTEGER DEFAULT 0,
+    rows_exported INTEGER DEFAULT 0, history_keys TEXT, run_dir TEXT, mode TEXT,
+    runtime REAL DEFAULT 0, history_parts INTEGER DEFAULT 0, host TEXT, user TEXT,
+    UNIQUE (entity, project, run_id)
+);
+CREATE INDEX IF NOT EXISTS runs_project ON runs (entity, project, created_at);
+"""
+
+
+class LocalStore(Store):
+    """A store in a local folder."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.uri = "file://" + root
+        os.makedirs(os.path.join(root, "runs"), exist_ok=True)
+        self._local = threading.local()
+        db = self._db()
+        with db:
+            db.executescript(_SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(os.path.join(self.root, "catalogue.db"), timeout=30)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    # -- catalogue -------------------------------------------------------------------------
+    def write_runs(self, records: list[dict[str, Any]]) -> None:
+        db = self._db()
+        with db:
+            for record in records:
+                fields = {k: v for k, v in record.items() if k in RUN_FIELDS}
+                for key in JSON_FIELDS & fields.keys():
+                    fields[key] = json.dumps(fields[key])
+                fields.setdefault("updated_at", time.time())
+                key = (fields["entity"], fields["project"], fields["run_id"])
+                cols = list(fields)
+                updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("entity", "project", "run_id"))
+                sql = (
+                    f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
+                    f"ON CONFLICT (entity, project, run_id) DO UPDATE SET {updates}"
+                )
+                db.execute(sql, [fields[c] for c in cols])
+                del key
+
+    def get_run(self, entity: str, project: str, run_id: str) -> dict[str, Any] | None:
+        row = self._db().execute(
+            "SELECT * FROM runs WHERE entity = ? AND project = ? AND run_id = ?",
+            (entity, project, run_id),
+        ).fetchone()
+        return _decode(row) if row is not None else None
+
+    def find_runs(
+        self, entity: str | None = None, project: str | None = None, run_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        where, args = [], []
+        for col, val in (("entity", entity), ("project", project), ("run_id", run_id)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                args.append(val)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        return [_decode(r) for r in self._db().execute(sql + " ORDER BY created_at", args)]
+
+    def delete_run(self, entity: str, project: str, run_id: str) -> None:
+        db = self._db()
+        with db:
+            db.execute(
+                "DELETE FROM runs WHERE entity = ? AND project = ? AND run_id = ?",
+                (entity, project, run_id),
+            )
+        shutil.rmtree(self._run_root(entity, project, run_id), ignore_errors=True)
+
+    # -- blobs -----------------------------------------------------------------------------
+    def _run_root(self, entity: str, project: str, run_id: str) -> str:
+        for part in (entity, project, run_id):
+            if not part or "/" in part or part in (".", ".."):
+                raise ValueError(f"invalid path part {part!r}")
+        return os.path.join(self.root, "runs", entity, project, run_id)
+
+    def blob_path(self, entity: str, project: str, run_id: str, *parts: str) -> str:
+        path = os.path.join(self._run_root(entity, project, run_id), *parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return path
+
+    def list_blobs(self, entity: str, project: str, run_id: str, folder: str) -> list[str]:
+        base = os.path.join(self._run_root(entity, project, run_id), folder)
+        try:
+            names = sorted(n for n in os.listdir(base) if not n.startswith("."))
+        except FileNotFoundError:
+            return []
+        return [os.path.join(base, n) for n in names]
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def _decode(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    for key in JSON_FIELDS:
+        raw = out.get(key)
+        out[key] = json.loads(raw) if raw else ({} if key != "tags" and key != "history_keys" else [])
+    return out
