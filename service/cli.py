@@ -1,0 +1,179 @@
+"""``tracker-service``: status, start, stop, sync and runs (§9). Each command parses its
+options and calls one library function; output is for people unless ``--json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Manage the tracker sidecar and the store.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+def _store(store: Optional[str]) -> str:
+    from tracker.settings import default_store
+
+    if store:
+        store = store[len("file://") :] if store.startswith("file://") else store
+        return os.path.abspath(os.path.expanduser(store))
+    return default_store()
+
+
+def _ago(ts: Optional[float]) -> str:
+    if not ts:
+        return "never"
+    return f"{time.time() - ts:.1f} s ago"
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
+    """Show running sidecars, their runs and what is still to be synced."""
+    from tracker.service.control import sidecar_statuses
+    from tracker.service.sync import unsynced_offline_runs
+    from tracker.settings import Env
+
+    sidecars = sidecar_statuses()
+    roots = list(dict.fromkeys([os.getcwd()] + ([Env.get(Env.DIR)] if Env.get(Env.DIR) else [])))
+    offline = unsynced_offline_runs(roots)
+    if as_json:
+        typer.echo(json.dumps({"sidecars": sidecars, "unsynced_offline_runs": offline}, indent=1, default=str))
+        return
+    if not sidecars:
+        console.print("No tracker sidecar is running.")
+    for sc in sidecars:
+        if "error" in sc:
+            console.print(f"[red]sidecar for {sc['store']} does not answer: {sc['error']}[/red]")
+            continue
+        console.print(
+            f"[bold]sidecar[/bold] pid {sc['pid']}  up {sc['uptime']:.0f} s  store {sc['store']}  "
+            f"queue {sc['queue_depth']} rows  {sc['records_per_s']:.0f} records/s"
+        )
+        if sc.get("rejected"):
+            console.print(f"  rejected messages: {sc['rejected']}")
+        table = Table("run", "state", "last step", "rows committed", "rows exported", "files pending",
+                      "alerts sent/throttled", "steps dropped", "last sync")
+        for r in sc["runs"]:
+            fp = r.get("files_pending") or {}
+            table.add_row(
+                r["path"], r["state"], str(r["last_step_committed"]), str(r["rows_committed"]),
+                str(r["history_rows_exported"]),
+                " ".join(f"{k}:{v}" for k, v in fp.items()),
+                f"{r['alerts_sent']}/{r['alerts_throttled']}", str(r["steps_dropped"]), _ago(r.get("sync_time")),
+            )
+        if sc["runs"]:
+            console.print(table)
+        else:
+            console.print("  no active runs")
+    if offline:
+        console.print(f"{len(offline)} offline run(s) not yet synced (tracker-service sync PATH):")
+        for d in offline:
+            console.print(f"  {d}")
+
+
+@app.command()
+def start(
+    store: Optional[str] = typer.Option(None, help="Store folder (default TRACKER_STORE or ~/.tracker/store)."),
+    idle_timeout: float = typer.Option(30.0, help="Seconds to stay up after the last run finished."),
+) -> None:
+    """Start the sidecar for a store (does nothing if it runs already)."""
+    from tracker.service.control import start as start_sidecar
+
+    info = start_sidecar(_store(store), idle_timeout)
+    console.print(f"sidecar running, pid {info['pid']}")
+
+
+@app.command()
+def stop(
+    store: Optional[str] = typer.Option(None, help="Only the sidecar of this store (default: all)."),
+) -> None:
+    """Stop sidecars; they finalize every run they hold first."""
+    from tracker.runtime import sidecar_paths
+    from tracker.service.control import running_sidecars, stop as stop_sidecar
+
+    targets = [sidecar_paths(_store(store))] if store else running_sidecars()
+    targets = [t for t in targets if t in running_sidecars()] if store else targets
+    if not targets:
+        console.print("No tracker sidecar is running.")
+        return
+    for paths in targets:
+        ok = stop_sidecar(paths)
+        console.print(f"{'stopped' if ok else 'still stopping'}: sidecar for {paths.store}")
+
+
+@app.command()
+def sync(
+    paths: List[str] = typer.Argument(..., help="Run directories, tracker/ folders or .trk files."),
+    store: Optional[str] = typer.Option(None, help="Store folder or file:// URI."),
+    force: bool = typer.Option(False, help="Sync again even if already synced."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Put offline runs into the store (idempotent: a run synced twice is not duplicated)."""
+    from tracker.service.sync import find_run_dirs, sync_run_dir
+
+    run_dirs = find_run_dirs(paths)
+    if not run_dirs:
+        console.print("No runs to sync.")
+        raise typer.Exit(1)
+    results = []
+    for run_dir in run_dirs:
+        res = sync_run_dir(run_dir, _store(store), force=force)
+        results.append(res)
+        if not as_json:
+            extra = f", {res.dropped} damaged record(s) skipped at {res.damaged}" if res.dropped else ""
+            if res.status == "synced":
+                console.print(f"synced {res.path}: {res.rows} rows, {res.state}{extra}")
+            elif res.status == "skipped":
+                console.print(f"skipped {res.path or run_dir}: {res.message}")
+            else:
+                console.print(f"[red]failed {run_dir}: {res.message}[/red]")
+    if as_json:
+        typer.echo(json.dumps([r.__dict__ for r in results], default=str))
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def runs(
+    project: Optional[str] = typer.Argument(None, help="entity/project or project."),
+    store: Optional[str] = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List the runs of a project."""
+    from tracker.api import Api
+
+    api = Api(store=_store(store))
+    found = api.runs(project)
+    if as_json:
+        typer.echo(json.dumps([
+            {"path": "/".join(r.path), "name": r.name, "state": r.state, "created_at": r.created_at,
+             "last_step": r.lastHistoryStep} for r in found]))
+        return
+    table = Table("run", "name", "state", "group", "last step", "created")
+    for r in found:
+        table.add_row("/".join(r.path), r.name, r.state, r.group or "", str(r.lastHistoryStep), r.created_at or "")
+    console.print(table)
+
+
+def main() -> None:
+    from tracker.errors import Error
+
+    try:
+        app()
+    except Error as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

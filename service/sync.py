@@ -1,0 +1,143 @@
+"""``tracker-service sync``: put offline runs (or any run directory) into a store.
+
+The run's transaction log is replayed through the same :class:`RunSession` pipeline the
+sidecar uses, so a synced run reads back exactly like an online one. Syncing is idempotent:
+a marker beside the log records what was synced, and a run already in the store from the
+same directory is replaced as a whole, never appended to.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+from tracker.proto import frames
+from tracker.service.export import Exporter
+from tracker.service.session import RunSession
+from tracker.service.store import open_store
+from tracker.service.txlog import replay
+
+MARKER = ".synced"
+
+
+@dataclass
+class SyncResult:
+    """The outcome of syncing one run directory."""
+
+    run_dir: str
+    path: str = ""
+    status: str = "synced"  # synced | skipped | failed
+    rows: int = 0
+    state: str = ""
+    dropped: int = 0
+    damaged: list = field(default_factory=list)
+    message: str = ""
+
+
+def find_run_dirs(paths: list[str]) -> list[str]:
+    """Run directories under ``paths`` (a run dir, a ``tracker/`` dir, or a ``.trk`` file)."""
+    found: list[str] = []
+    for path in paths:
+        path = os.path.abspath(path)
+        if os.path.isfile(path) and path.endswith(".trk"):
+            found.append(os.path.dirname(path))
+        elif glob.glob(os.path.join(path, "run-*.trk")):
+            found.append(path)
+        else:
+            for trk in sorted(glob.glob(os.path.join(path, "*", "run-*.trk"))):
+                if os.path.islink(os.path.dirname(trk)):
+                    continue
+                found.append(os.path.dirname(trk))
+    return list(dict.fromkeys(os.path.realpath(p) for p in found))
+
+
+def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResult:
+    """Replay one run directory's transaction log into the store at ``store_uri``."""
+    result = SyncResult(run_dir=run_dir)
+    logs = sorted(glob.glob(os.path.join(run_dir, "run-*.trk")))
+    if not logs:
+        result.status, result.message = "failed", "no transaction log (run-<id>.trk) here"
+        return result
+    txlog = logs[0]
+    size = os.path.getsize(txlog)
+    store = open_store(store_uri)
+    marker_path = os.path.join(run_dir, MARKER)
+    marker = _read_marker(marker_path)
+    if not force and marker.get("size") == size and marker.get("store") == store.uri:
+        result.status, result.path = "skipped", marker.get("path", "")
+        result.message = "already synced"
+        return result
+
+    report = frames.ReadReport()
+    messages = replay(txlog, report)
+    first = next(messages, None)
+    if first is None or first.kind.name != "INIT":
+        result.status, result.message = "failed", "the transaction log does not start with the run's init"
+        return result
+    info = dict(first.fields["run_info"])
+    info["mode"] = "online"
+    info["pid"] = None
+    ref = (info["entity"], info["project"], info["id"])
+    result.path = "/".join(ref)
+    existing = store.get_run(*ref)
+    if existing is not None:
+        if os.path.realpath(existing.get("run_dir") or "") != os.path.realpath(run_dir) and not force:
+            result.status = "failed"
+            result.message = f"run {result.path} already exists in the store from another directory"
+            return result
+        store.delete_run(*ref)
+    info["dir"] = run_dir
+    exporter = Exporter()
+    try:
+        sess = RunSession(info, 0, store, exporter, previous=None, write_txlog=False)
+        finished = False
+        for msg in messages:
+            kind, f = msg.kind.name, msg.fields
+            if kind == "LOG":
+                sess.on_log(f["step"], f["commit"], f["ts"], f["data"])
+            elif kind == "FINISH":
+                code = f["exit_code"]
+                sess.begin_finish("finished" if not code else "failed", code)
+                finished = True
+                break
+            elif kind == "PREEMPTING":
+                sess.preempting = True
+            elif kind in ("SUMMARY", "CONFIG", "DEFINE_METRIC", "RUN_UPDATE"):
+                sess.apply(kind, f)
+        if not finished:
+            sess.begin_finish("preempted" if sess.preempting else "crashed", None)
+        while not sess.poll_finish():
+            for on_done, error, columns in exporter.completed():
+                on_done(error, columns)
+            time.sleep(0.005)
+    finally:
+        exporter.stop()
+    result.rows = sess.rows_committed
+    result.state = sess.state
+    result.dropped = report.dropped
+    result.damaged = report.damaged
+    with open(marker_path, "w") as fh:
+        json.dump({"size": size, "store": store.uri, "path": result.path, "time": time.time()}, fh)
+    store.close()
+    return result
+
+
+def _read_marker(path: str) -> dict:
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return {}
+
+
+def unsynced_offline_runs(roots: list[str]) -> list[str]:
+    """Offline run directories under ``<root>/tracker/`` with no sync marker."""
+    out = []
+    for root in roots:
+        for d in sorted(glob.glob(os.path.join(root, "tracker", "offline-run-*"))):
+            if os.path.isdir(d) and not os.path.exists(os.path.join(d, MARKER)):
+                out.append(d)
+    return out
