@@ -32,8 +32,6 @@ class Api:
             store = store[len("file://") :] if store.startswith("file://") else store
             store = os.path.abspath(os.path.expanduser(store))
         self.store_root = store or default_store()
-        if not os.path.isdir(self.store_root):
-            raise Error(f"no tracker store at {self.store_root}")
         self._store = open_store(self.store_root)
 
     @property

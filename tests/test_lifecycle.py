@@ -1,0 +1,166 @@
+"""Finishing (§4.7): finish, with-blocks, atexit, exit codes, and training processes that die."""
+
+import os
+import signal
+import time
+
+import pytest
+
+import tracker
+from conftest import wait_until
+
+
+def final(api_run, timeout=15):
+    api_run.wait_until_finished(timeout=timeout)
+    return api_run
+
+
+def test_finish_with_exit_code_zero_is_finished_and_nonzero_is_failed(api):
+    run = tracker.init(project="life")
+    run.log({"a": 1})
+    run.finish()
+    assert api.run(run.path).state == "finished"
+    run2 = tracker.init(project="life")
+    run2.finish(exit_code=2)
+    r2 = api.run(run2.path)
+    assert r2.state == "failed" and r2.exit_code == 2
+
+
+def test_with_block_finishes_and_an_escaping_exception_fails(api):
+    with tracker.init(project="life") as run:
+        run.log({"a": 1})
+    assert api.run(run.path).state == "finished"
+    assert tracker.run is None
+    with pytest.raises(RuntimeError):
+        with tracker.init(project="life") as run2:
+            run2.log({"a": 1})
+            raise RuntimeError("boom")
+    r2 = api.run(run2.path)
+    assert r2.state == "failed" and r2.exit_code == 1
+    assert r2.summary["a"] == 1
+
+
+def test_finish_prints_a_closing_summary_unless_quiet(capsys, monkeypatch):
+    monkeypatch.setenv("TRACKER_SILENT", "0")
+    run = tracker.init(project="life")
+    run.log({"loss": 0.25})
+    run.finish()
+    err = capsys.readouterr().err
+    assert "finished: 1 rows" in err and "loss 0.25" in err
+    run2 = tracker.init(project="life")
+    run2.finish(quiet=True)
+    assert "finished" not in capsys.readouterr().err
+
+
+SCRIPT_HEAD = """
+import os, sys, time, tracker
+run = tracker.init(project="life", id=sys.argv[1] if len(sys.argv) > 1 else None)
+print(run.path, flush=True)
+for i in range(100):
+    run.log({"i": i})
+"""
+
+
+@pytest.mark.parametrize(
+    "ending, state, exit_code",
+    [
+        ("pass", "finished", 0),
+        ("raise RuntimeError('boom')", "failed", 1),
+        ("sys.exit(3)", "failed", 3),
+        ("sys.exit(0)", "finished", 0),
+    ],
+)
+def test_script_that_ends_without_finish_is_finished_at_exit(run_script, api, ending, state, exit_code):
+    proc = run_script(SCRIPT_HEAD + ending + "\n")
+    path = proc.stdout.split()[0]
+    r = api.run(path)
+    assert r.state == state, proc.stderr
+    assert (r.exit_code or 0) == exit_code
+    assert r.lastHistoryStep == 99
+
+
+def test_sigkilled_training_process_becomes_crashed_with_every_row_sent_before(start_script, api):
+    proc = start_script(
+        """
+        import time, tracker
+        run = tracker.init(project="life")
+        print(run.path, flush=True)
+        i = 0
+        while True:
+            run.log({"i": i})
+            if i % 1000 == 0:
+                print(i, flush=True)
+            i += 1
+            if i % 100 == 0:
+                time.sleep(0.001)
+        """
+    )
+    path = proc.stdout.readline().split()[0]
+    last_printed = 0
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        last_printed = int(proc.stdout.readline())
+    time.sleep(0.0)
+    # every row up to `last_printed` was logged before the print we read, so >100 ms before
+    # the kill once we wait a little
+    time.sleep(0.15)
+    killed_at = time.monotonic()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    r = api.run(path)
+    state = final(r, timeout=10).state
+    assert state == "crashed"
+    assert time.monotonic() - killed_at < 10
+    steps = [row["_step"] for row in r.scan_history(keys=["i"])]
+    assert steps[: last_printed + 1] == list(range(last_printed + 1))
+    assert steps == list(range(len(steps)))  # nothing lost or duplicated
+    assert r.summary["i"] == steps[-1]
+
+
+def test_os_exit_without_finish_is_crashed(run_script, api):
+    proc = run_script(SCRIPT_HEAD + "time.sleep(0.2)\nos._exit(3)\n")
+    r = final(api.run(proc.stdout.split()[0]))
+    assert r.state == "crashed"
+    assert r.lastHistoryStep == 99
+
+
+def test_mark_preempting_then_death_is_preempted(run_script, api):
+    proc = run_script(SCRIPT_HEAD + "run.mark_preempting()\ntime.sleep(0.2)\nos._exit(1)\n")
+    r = api.run(proc.stdout.split()[0])
+    assert r.state in ("preempting", "preempted")
+    assert final(r).state == "preempted"
+
+
+def test_two_processes_share_one_sidecar(start_script, api, tracker_env):
+    code = """
+        import os, tracker
+        run = tracker.init(project="shared", group="g1")
+        for i in range(20000):
+            run.log({"i": i})
+        run.finish()
+        print(run.path)
+        """
+    a, b = start_script(code), start_script(code)
+    outs = [p.communicate(timeout=120) for p in (a, b)]
+    assert a.returncode == 0 and b.returncode == 0, outs
+    paths = [o[0].split()[0] for o in outs]
+    for path in paths:
+        r = api.run(path)
+        assert r.state == "finished"
+        assert [row["i"] for row in r.scan_history()] == list(range(20000))
+    from tracker.runtime import all_sidecars
+
+    assert len(all_sidecars()) == 1
+    assert {r.id for r in api.runs("shared", filters={"group": "g1"})} == {p.split("/")[-1] for p in paths}
+
+
+def test_sidecar_exits_after_idle_timeout(tracker_env, monkeypatch):
+    from tracker.runtime import sidecar_alive, sidecar_paths
+
+    monkeypatch.setenv("TRACKER_IDLE_TIMEOUT", "0.5")
+    paths = sidecar_paths(tracker_env["store"])
+    run = tracker.init(project="life")
+    assert sidecar_alive(paths)
+    run.finish()
+    wait_until(lambda: not sidecar_alive(paths), timeout=10)
+    assert not os.path.exists(paths.socket)
