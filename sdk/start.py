@@ -83,7 +83,7 @@ def init(
         raise Error(f"init() mode must be one of {', '.join(MODES)}, got {mode!r}")
     if resume not in RESUME:
         raise Error(f"init() resume must be None, 'never', 'allow' or 'must', got {resume!r}")
-    run_id = id or Env.get(Env.RUN_ID)
+    run_id = id if id is not None else Env.get(Env.RUN_ID)
     try:
         run_id = check_id(run_id) if run_id is not None else generate_id()
     except ValueError as exc:
