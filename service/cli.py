@@ -55,26 +55,30 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
         if "error" in sc:
             console.print(f"[red]sidecar for {sc['store']} does not answer: {sc['error']}[/red]")
             continue
-        console.print(
-            f"[bold]sidecar[/bold] pid {sc['pid']}  up {sc['uptime']:.0f} s  store {sc['store']}  "
+        typer.echo(
+            f"sidecar pid {sc['pid']}  up {sc['uptime']:.0f} s  store {sc['store']}  "
             f"queue {sc['queue_depth']} rows  {sc['records_per_s']:.0f} records/s"
         )
         if sc.get("rejected"):
-            console.print(f"  rejected messages: {sc['rejected']}")
-        table = Table("run", "state", "last step", "rows committed", "rows exported", "files pending",
-                      "alerts sent/throttled", "steps dropped", "last sync")
+            typer.echo(f"  rejected messages: {sc['rejected']}")
         for r in sc["runs"]:
             fp = r.get("files_pending") or {}
-            table.add_row(
-                r["path"], r["state"], str(r["last_step_committed"]), str(r["rows_committed"]),
-                str(r["history_rows_exported"]),
-                " ".join(f"{k}:{v}" for k, v in fp.items()),
-                f"{r['alerts_sent']}/{r['alerts_throttled']}", str(r["steps_dropped"]), _ago(r.get("sync_time")),
+            dropped = r["steps_dropped"]
+            typer.echo(f"  run {r['path']}  {r['state']}  pid {r['pid']}")
+            typer.echo(
+                f"    last step {r['last_step_committed']}  rows {r['rows_committed']} committed / "
+                f"{r['history_rows_exported']} exported  files pending "
+                + " ".join(f"{k}:{v}" for k, v in fp.items())
             )
-        if sc["runs"]:
-            console.print(table)
-        else:
-            console.print("  no active runs")
+            typer.echo(
+                f"    alerts {r['alerts_sent']} sent / {r['alerts_throttled']} throttled  steps dropped "
+                f"{dropped}" + (f" (first: step {r['first_dropped_step']})" if dropped else "")
+                + f"  last sync {_ago(r.get('sync_time'))}"
+            )
+            if r.get("export_error"):
+                typer.echo(f"    export error: {r['export_error']}")
+        if not sc["runs"]:
+            typer.echo("  no active runs")
     if offline:
         console.print(f"{len(offline)} offline run(s) not yet synced (tracker-service sync PATH):")
         for d in offline:
