@@ -270,8 +270,8 @@ class Sidecar:
 
     # -- housekeeping ----------------------------------------------------------------------
     def housekeeping(self, now: float) -> None:
-        for on_done, error, columns in self.exporter.completed():
-            on_done(error, columns)
+        for on_done, error in self.exporter.completed():
+            on_done(error)
         check_liveness = now - self._last_liveness >= LIVENESS_PERIOD
         if check_liveness:
             self._last_liveness = now

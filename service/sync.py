@@ -110,8 +110,8 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
         if not finished:
             sess.begin_finish("preempted" if sess.preempting else "crashed", None)
         while not sess.poll_finish():
-            for on_done, error, columns in exporter.completed():
-                on_done(error, columns)
+            for on_done, error in exporter.completed():
+                on_done(error)
             time.sleep(0.005)
     finally:
         exporter.stop()

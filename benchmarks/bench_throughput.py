@@ -1,0 +1,86 @@
+"""(b) end-to-end throughput into parquet and (d) peak memory of both processes.
+
+Logs N rows as fast as possible (one scalar per row, then ten), calls ``finish()``, then reads
+every row back with plain pyarrow. Prints rows/s from the first ``log`` until ``finish()``
+returned, how long ``finish()`` took after the last ``log``, the training process's RSS
+growth and the sidecar's peak RSS (VmHWM).
+
+Usage: python benchmarks/bench_throughput.py [--rows N] [--keys 1 10]
+"""
+
+import argparse
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import private_env, sidecar_pid  # noqa: E402
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def one(rows: int, keys: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import tracker
+
+    run = tracker.init(project="bench", reinit=True)
+    pid = sidecar_pid()
+    names = [f"m{k}" for k in range(keys)]
+    payloads = [{n: float(i + j) for j, n in enumerate(names)} for i in range(1000)]
+    base_rss = rss_mb()
+    log = run.log
+    t0 = time.perf_counter()
+    for i in range(rows):
+        log(payloads[i % 1000])
+    t_last = time.perf_counter()
+    run.finish()
+    t_done = time.perf_counter()
+    growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base_rss
+    api_run = tracker.Api().run(run.path)
+    files = api_run._part_files()
+    t_read = time.perf_counter()
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(files, schema=schema).to_table(columns=["_step"])
+    read_s = time.perf_counter() - t_read
+    steps = table.column("_step")
+    assert table.num_rows == rows, (table.num_rows, rows)
+    assert steps[0].as_py() == 0 and steps[rows - 1].as_py() == rows - 1
+    print(
+        f"{rows:,} rows x {keys} scalar(s): {rows / (t_done - t0):,.0f} rows/s end to end "
+        f"(log loop {rows / (t_last - t0):,.0f} calls/s); finish() returned {t_done - t_last:.2f} s "
+        f"after the last log; {len(files)} parquet files, all {rows:,} rows read back in {read_s:.2f} s; "
+        f"training RSS +{max(growth, 0):.1f} MB; sidecar peak RSS {peak_mb(pid):.0f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keys", type=int, nargs="*", default=[1, 10])
+    args = parser.parse_args()
+    private_env()
+    for k in args.keys:
+        one(args.rows, k)
+
+
+if __name__ == "__main__":
+    main()
