@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import operator
+import os
 import sys
 import threading
 import time
@@ -86,6 +87,21 @@ class Run:
         self._config = Config(config, self._send_config)
         self._summary = Summary(self._fetch_summary, self._send_summary)
         self._metrics: dict[str, Metric] = {}
+        self._max_message = settings.max_message_bytes
+        self.debug(
+            f"init {self.path} mode={self.mode} pid={os.getpid()} starting_step={starting_step} "
+            f"resumed={resumed} sidecar={getattr(conn, 'paths', None) and conn.paths.endpoint}"
+        )
+
+    def debug(self, text: str) -> None:
+        """Append a line to the run's ``logs/debug.log`` (the SDK's side of the story)."""
+        if self.disabled:
+            return
+        try:
+            with open(os.path.join(self.dir, "logs", "debug.log"), "a") as fh:
+                fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+        except OSError:
+            pass
 
     # -- attributes ------------------------------------------------------------------------
     @property
@@ -266,9 +282,11 @@ class Run:
                 do_commit = bool(commit)
         self._seq += 1
         if self._transport is not None:
-            self._transport.publish(
-                encode_log(self._token, self._seq, step, do_commit, time.time(), flat)
-            )
+            payload = encode_log(self._token, self._seq, step, do_commit, time.time(), flat)
+            if len(payload) > self._max_message:
+                self._seq -= 1
+                raise ValueError(_too_big(payload, flat, self._max_message))
+            self._transport.publish(payload)
         if do_commit:
             self._step += 1
 
@@ -281,6 +299,7 @@ class Run:
             raise ValueError(msg + f" (keys: {', '.join(sorted(flat)) or '(none)'})")
         if not self._warned_drop:
             self._warned_drop = True
+            self.debug(msg)
             self._print(f"tracker: warning: {msg} Further drops in this run are counted in status().")
 
     # -- summary, config, metrics ----------------------------------------------------------
@@ -405,8 +424,10 @@ class Run:
                 return
             self._finished = True
             try:
+                self.debug(f"finish exit_code={exit_code} at step {self._step}")
                 if self._conn is not None:
                     reply = self._finish_remote(exit_code)
+                    self.debug(f"finished: {reply.get('state')} with {reply.get('rows')} rows")
                     self._final_summary = reply.get("summary", {})
                     if not (quiet or self._settings.silent):
                         self._print_footer(reply)
@@ -469,6 +490,16 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<tracker.Run {self.path} ({self.mode})>"
+
+
+def _too_big(payload: bytes, flat: dict, limit: int) -> str:
+    from tracker.proto.messages import pack_value
+
+    biggest = max(flat, key=lambda k: len(pack_value(flat[k])), default=None)
+    return (
+        f"log() data is {len(payload)} bytes, more than settings.max_message_bytes ({limit}); "
+        f"the largest value is key {biggest!r}"
+    )
 
 
 def _check_step(step: Any) -> int:

@@ -33,6 +33,8 @@ from tracker.service.store import open_store
 log = logging.getLogger("tracker.sidecar")
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# The SDK cuts batches at 64 KiB, so a batch holds one large message plus at most this much.
+BATCH_SLACK = 128 * 1024
 HOUSEKEEPING_PERIOD = 0.25
 LIVENESS_PERIOD = 1.0
 
@@ -51,6 +53,7 @@ class Sidecar:
         self.rejected: Counter[str] = Counter()
         self.started = time.time()
         self.rate = 0.0
+        self.max_message_bytes = MAX_MESSAGE_BYTES
         self._closed_records = 0
         self._last_liveness = 0.0
         self._rate_mark = (time.monotonic(), 0)
@@ -104,9 +107,9 @@ class Sidecar:
 
     # -- ingest ----------------------------------------------------------------------------
     def handle_batch(self, ident: bytes, data: bytes) -> None:
-        if len(data) > MAX_MESSAGE_BYTES:
+        if len(data) > self.max_message_bytes + BATCH_SLACK:
             self.rejected["oversized"] += 1
-            log.warning("refused a %d-byte message (limit %d)", len(data), MAX_MESSAGE_BYTES)
+            log.warning("refused a %d-byte message (limit %d)", len(data), self.max_message_bytes)
             return
         sessions = self.sessions
         span_sess: RunSession | None = None
@@ -243,6 +246,9 @@ class Sidecar:
                 raise ValueError(
                     f"resume='must' but run {'/'.join(ref)} does not exist in {self.store.uri}"
                 )
+        limit = (info.get("settings") or {}).get("max_message_bytes")
+        if isinstance(limit, int) and limit > self.max_message_bytes:
+            self.max_message_bytes = limit
         token = self.next_token
         self.next_token += 1
         sess = RunSession(info, token, self.store, self.exporter, previous)

@@ -131,3 +131,14 @@ def test_a_key_whose_type_changes_keeps_every_value():
     run.finish()
     values = [r["v"] for r in rows_of(run)]
     assert [str(v) for v in values] == ["1", "one"]
+
+
+def test_a_message_over_max_message_bytes_raises_in_the_caller_naming_the_key():
+    run = tracker.init(project="keys", settings={"max_message_bytes": 100_000})
+    run.log({"small": 1})
+    with pytest.raises(ValueError, match="max_message_bytes.*'blob'"):
+        run.log({"small": 2, "blob": "x" * 200_000})
+    run.log({"small": 3})
+    run.finish()
+    assert [r["small"] for r in rows_of(run)] == [1, 3]
+    assert "init tester/keys" in open(f"{run.dir}/logs/debug.log").read()

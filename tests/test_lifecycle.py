@@ -164,3 +164,58 @@ def test_sidecar_exits_after_idle_timeout(tracker_env, monkeypatch):
     run.finish()
     wait_until(lambda: not sidecar_alive(paths), timeout=10)
     assert not os.path.exists(paths.socket)
+
+
+def test_sigterm_to_the_sidecar_finalizes_its_runs(tracker_env, api):
+    import json
+
+    from tracker import state
+    from tracker.runtime import sidecar_alive, sidecar_paths
+
+    run = tracker.init(project="life")
+    for i in range(50):
+        run.log({"i": i})
+    run.status()
+    paths = sidecar_paths(tracker_env["store"])
+    pid = json.load(open(paths.info))["pid"]
+    os.kill(pid, signal.SIGTERM)
+    wait_until(lambda: not sidecar_alive(paths), timeout=15)
+    r = api.run(run.path)
+    assert r.state == "crashed" and r.lastHistoryStep == 49
+    assert len(list(r.scan_history())) == 50
+    state.set_active_run(None)
+
+
+def test_runtime_dir_is_private_and_has_no_tcp_port(tracker_env):
+    import stat
+
+    from tracker.runtime import sidecar_paths
+
+    tracker.init(project="life")
+    paths = sidecar_paths(tracker_env["store"])
+    assert stat.S_IMODE(os.stat(tracker_env["runtime"]).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(paths.folder).st_mode) == 0o700
+    assert stat.S_ISSOCK(os.stat(paths.socket).st_mode)
+
+
+def test_an_unreachable_sidecar_gives_a_clear_error_after_the_timeout(tracker_env):
+    import json
+
+    from tracker.proto.messages import Kind, encode
+    from tracker.runtime import sidecar_paths
+
+    run = tracker.init(project="life")
+    pid = json.load(open(sidecar_paths(tracker_env["store"]).info))["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(tracker.Error, match="did not answer"):
+            run._conn.request(lambda rid: encode(Kind.STATUS, rid, run._token), 1.0)
+        assert time.monotonic() - t0 < 5
+        t0 = time.monotonic()
+        for i in range(1000):
+            run.log({"i": i})  # never blocks while the sidecar is stopped
+        assert time.monotonic() - t0 < 2
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert run.status().last_step_committed == 999
