@@ -26,7 +26,10 @@ for epoch in range(config["epochs"]):
         step = epoch * steps_per_epoch + i
         loss = 2.0 * math.exp(-step / 2500) + random.random() * 0.05
         run.log({"train/loss": loss, "train": {"grad_norm": 1.0 / (1 + step) ** 0.5, "lr": config["lr"]}})
-    run.log({"epoch": epoch, "val/acc": 0.6 + 0.1 * epoch + random.random() * 0.01, "val/loss": loss * 1.1})
+    val_acc = 0.6 + 0.1 * epoch + random.random() * 0.01
+    run.log({"epoch": epoch, "val/acc": val_acc, "val/loss": loss * 1.1})
+    if val_acc > 0.7:
+        run.alert("val/acc above 0.7", f"epoch {epoch}: val/acc = {val_acc:.3f}", level="INFO")
 run.summary["notes_for_later"] = "best run so far"
 run.finish()
 
@@ -36,5 +39,8 @@ print(f"\nread back {'/'.join(back.path)}: state={back.state}, last step={back.l
 print("summary:")
 for key in sorted(k for k in back.summary if not k.startswith("_")):
     print(f"  {key}: {back.summary[key]}")
+print("alerts:")
+for a in back.alerts():
+    print(f"  [{a['level']}] {a['title']}: {a['text']} ({a['outcome']})")
 print("last rows:")
 print(back.history(samples=100_000).tail(3).to_string())

@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlertLevel",
     "Api",
+    "alert",
     "Error",
     "IncompleteRunHistoryError",
     "Run",
@@ -63,6 +64,11 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     run = _state.active_run()
     if run is not None:
         run.finish(exit_code=exit_code, quiet=quiet)
+
+
+def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+    """``run.alert`` on the active run. Raises :class:`Error` if there is none."""
+    _active().alert(title, text, level=level, wait_duration=wait_duration)
 
 
 def mark_preempting() -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker import state
+from tracker.alert_level import AlertLevel, check_alert
 from tracker.errors import Error, UsageError
 from tracker.mappings import Config, Summary
 from tracker.metric import Metric, check_definition
@@ -87,6 +88,7 @@ class Run:
         self._config = Config(config, self._send_config)
         self._summary = Summary(self._fetch_summary, self._send_summary)
         self._metrics: dict[str, Metric] = {}
+        self._alerts_delivered: dict[str, float] = {}
         self._max_message = settings.max_message_bytes
         self.debug(
             f"init {self.path} mode={self.mode} pid={os.getpid()} starting_step={starting_step} "
@@ -386,6 +388,45 @@ class Run:
         )
         self._metrics[metric.name] = metric
         return metric
+
+    # -- alerts ----------------------------------------------------------------------------
+    def alert(
+        self,
+        title: str,
+        text: str,
+        level: str | AlertLevel | None = None,
+        wait_duration: int | float | datetime.timedelta | None = None,
+    ) -> None:
+        """Raise an alert; the sidecar throttles, records and delivers it (§4.6).
+
+        An alert with the same title within ``wait_duration`` of the last one delivered is
+        counted and skipped. It always goes to the run's ``logs/alerts.jsonl`` and the store,
+        to this console (one line, unless silent) and to ``settings.alert_webhook`` if set.
+
+        Args:
+            title: non-empty, shorter than 64 characters.
+            text: the body.
+            level: ``INFO`` (default), ``WARN`` or ``ERROR``, or an :class:`AlertLevel`.
+            wait_duration: seconds (int, float or timedelta) before another alert with this
+                title is delivered; default 60; 0 means no throttling.
+
+        Raises:
+            ValueError: a bad title or level.
+            TypeError: a bad text or wait_duration type.
+            Error: the run is finished.
+        """
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished; alert() needs an active run")
+        spec = check_alert(title, text, level, wait_duration)
+        spec["ts"] = time.time()
+        # The console sink is this process's: apply the sidecar's throttle rule here too.
+        last = self._alerts_delivered.get(spec["title"])
+        if last is None or spec["ts"] - last >= spec["wait_duration"]:
+            self._alerts_delivered[spec["title"]] = spec["ts"]
+            self._print(f"tracker: alert [{spec['level']}] {spec['title']}: {spec['text']}")
+        if self._transport is not None:
+            self._seq += 1
+            self._transport.publish(encode(Kind.ALERT, self._token, self._seq, spec))
 
     # -- lifecycle -------------------------------------------------------------------------
     def status(self) -> RunStatus:

@@ -26,6 +26,7 @@ import zmq
 from tracker.proto import messages as proto
 from tracker.proto.messages import Kind, ProtoError
 from tracker.runtime import SidecarPaths, sidecar_paths
+from tracker.service.alerts import WebhookSender, slack_body
 from tracker.service.export import Exporter
 from tracker.service.session import TERMINAL, RunSession
 from tracker.service.store import open_store
@@ -47,6 +48,7 @@ class Sidecar:
         self.idle_timeout = idle_timeout
         self.store = open_store(store_uri)
         self.exporter = Exporter()
+        self.webhooks = WebhookSender()
         self.sessions: dict[int, RunSession] = {}
         self.by_ref: dict[tuple[str, str, str], RunSession] = {}
         self.next_token = 1
@@ -188,6 +190,9 @@ class Sidecar:
                     if sess.poll_finish():
                         self._closed(sess)
                     return
+                if kind == Kind.ALERT:
+                    self.deliver_alert(sess, sess.on_alert(f["spec"]))
+                    return
                 body = sess.apply(kind.name, f)
                 if rid is not None:
                     self.reply(ident, rid, True, body or {})
@@ -274,10 +279,27 @@ class Sidecar:
             "job_type": info.get("job_type"),
         }
 
+    def deliver_alert(self, sess: RunSession, record: dict) -> None:
+        url = sess.settings.get("alert_webhook")
+        if not url or record["outcome"] != "sent" or sess.mode != "online":
+            return
+        path = f"{sess.entity}/{sess.project}/{sess.run_id}"
+        ui = f"http://127.0.0.1:{sess.settings.get('ui_port', 8080)}/{sess.entity}/{sess.project}/runs/{sess.run_id}"
+        record["webhook"] = "pending"
+
+        def done(result: str) -> None:
+            record["webhook"] = result
+            sess.alerts.append({"alert_id": record["alert_id"], "title": record["title"], "webhook": result})
+            sess.store_alert(record)
+
+        self.webhooks.send(url, slack_body(record, path, ui), int(sess.settings.get("alert_retries", 5)), done)
+
     # -- housekeeping ----------------------------------------------------------------------
     def housekeeping(self, now: float) -> None:
         for on_done, error in self.exporter.completed():
             on_done(error)
+        for on_done, result in self.webhooks.completed():
+            on_done(result)
         check_liveness = now - self._last_liveness >= LIVENESS_PERIOD
         if check_liveness:
             self._last_liveness = now
@@ -318,6 +340,8 @@ class Sidecar:
     def should_exit(self, now: float) -> bool:
         if self.sessions:
             return False
+        if self.webhooks.pending and not self.stopping:
+            return False  # let alert deliveries finish (bounded by their retries)
         if self.stopping:
             return True
         return now - self.last_activity >= self.idle_timeout
@@ -344,6 +368,7 @@ class Sidecar:
         except OSError:
             pass
         self.exporter.stop()
+        self.webhooks.stop()
         self.store.close()
 
 

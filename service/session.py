@@ -13,6 +13,7 @@ import shutil
 import time
 from typing import Any, Callable
 
+from tracker.service.alerts import AlertBook
 from tracker.service.committer import Committer
 from tracker.service.export import Exporter, HistoryWriter
 from tracker.service.store.base import Store
@@ -100,6 +101,8 @@ class RunSession:
         self.txlog = (
             TxLogWriter(os.path.join(self.run_dir, f"run-{self.run_id}.trk")) if write_txlog else None
         )
+        self.alerts = AlertBook(self.run_dir, f"{self.entity}/{self.project}/{self.run_id}")
+        self.settings: dict[str, Any] = dict(info.get("settings") or {})
 
     # -- records ---------------------------------------------------------------------------
     def log(self, text: str) -> None:
@@ -141,6 +144,22 @@ class RunSession:
         elif kind == "RUN_UPDATE":
             self.info.update(fields["changes"] or {})
         return None
+
+    def on_alert(self, spec: dict[str, Any], write_file: bool = True) -> dict[str, Any]:
+        """Throttle and record an alert (jsonl unless replaying, store); return its record."""
+        record = self.alerts.decide(spec, write_file)
+        self.store_alert(record)
+        return record
+
+    def store_alert(self, record: dict[str, Any]) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.write_alerts(
+                [{**record, "entity": self.entity, "project": self.project, "run_id": self.run_id}]
+            )
+        except Exception as exc:
+            self.log(f"could not record alert {record['title']!r} in the store: {exc}")
 
     # -- finishing -------------------------------------------------------------------------
     def begin_finish(self, state: str, exit_code: int | None) -> None:
@@ -295,8 +314,8 @@ class RunSession:
             "sync_items_pending": pending,
             "sync_time": self.sync_time,
             "files_pending": {"live": 0, "now": 0, "end": 0},
-            "alerts_sent": 0,
-            "alerts_throttled": 0,
+            "alerts_sent": self.alerts.sent,
+            "alerts_throttled": self.alerts.throttled,
             "steps_dropped": committer.dropped,
             "first_dropped_step": committer.first_dropped_step,
             "first_dropped_key": committer.first_dropped_key,

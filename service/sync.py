@@ -105,6 +105,8 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
                 break
             elif kind == "PREEMPTING":
                 sess.preempting = True
+            elif kind == "ALERT":
+                sess.on_alert(f["spec"], write_file=False)
             elif kind in ("SUMMARY", "CONFIG", "DEFINE_METRIC", "RUN_UPDATE"):
                 sess.apply(kind, f)
         if not finished:

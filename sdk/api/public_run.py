@@ -281,6 +281,14 @@ class Run:
                 errors[dst] = str(exc)
         return DownloadHistoryResult(paths=paths, contains_live_data=live, errors=errors)
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every alert of the run (delivered or throttled): ``time``, ``level``, ``title``,
+        ``text``, ``wait_duration``, ``outcome`` (``sent``/``throttled``) and ``webhook``."""
+        return [
+            {k: a[k] for k in ("time", "level", "title", "text", "wait_duration", "outcome", "webhook")}
+            for a in self._api.store.get_alerts(self.entity, self.project, self.id)
+        ]
+
     # -- edits -----------------------------------------------------------------------------
     def update(self) -> None:
         """Persist edits of name, notes, tags, group, job_type, config and summary."""

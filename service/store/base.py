@@ -16,6 +16,10 @@ RUN_FIELDS = (
     "heartbeat_at", "updated_at", "exit_code", "last_step", "rows_committed", "rows_exported",
     "history_keys", "run_dir", "mode", "runtime", "history_parts", "host", "user",
 )
+ALERT_FIELDS = (
+    "alert_id", "entity", "project", "run_id", "time", "level", "title", "text",
+    "wait_duration", "outcome", "webhook",
+)
 JSON_FIELDS = frozenset(
     {"tags", "config", "summary", "summary_state", "metadata", "system_metrics", "history_keys"}
 )
@@ -47,6 +51,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete_run(self, entity: str, project: str, run_id: str) -> None:
         """Remove a run's record and its blobs."""
+
+    @abc.abstractmethod
+    def write_alerts(self, records: list[dict[str, Any]]) -> None:
+        """Insert or update alert records, keyed by ``alert_id``."""
+
+    @abc.abstractmethod
+    def get_alerts(self, entity: str, project: str, run_id: str) -> list[dict[str, Any]]:
+        """A run's alerts in time order."""
 
     # -- blobs -----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from tracker.service.store.base import JSON_FIELDS, RUN_FIELDS, Store
+from tracker.service.store.base import ALERT_FIELDS, JSON_FIELDS, RUN_FIELDS, Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -32,6 +32,13 @@ CREATE TABLE IF NOT EXISTS runs (
     UNIQUE (entity, project, run_id)
 );
 CREATE INDEX IF NOT EXISTS runs_project ON runs (entity, project, created_at);
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id TEXT PRIMARY KEY,
+    entity TEXT NOT NULL, project TEXT NOT NULL, run_id TEXT NOT NULL,
+    time REAL, level TEXT, title TEXT, text TEXT, wait_duration REAL,
+    outcome TEXT, webhook TEXT
+);
+CREATE INDEX IF NOT EXISTS alerts_run ON alerts (entity, project, run_id, time);
 """
 
 
@@ -94,11 +101,35 @@ class LocalStore(Store):
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
         return [_decode(r) for r in self._db().execute(sql + " ORDER BY created_at", args)]
 
+    def write_alerts(self, records: list[dict[str, Any]]) -> None:
+        db = self._db()
+        with db:
+            for r in records:
+                fields = {k: r[k] for k in ALERT_FIELDS if k in r}
+                cols = list(fields)
+                updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "alert_id")
+                db.execute(
+                    f"INSERT INTO alerts ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
+                    f"ON CONFLICT (alert_id) DO UPDATE SET {updates}",
+                    [fields[c] for c in cols],
+                )
+
+    def get_alerts(self, entity: str, project: str, run_id: str) -> list[dict[str, Any]]:
+        rows = self._db().execute(
+            "SELECT * FROM alerts WHERE entity = ? AND project = ? AND run_id = ? ORDER BY time, rowid",
+            (entity, project, run_id),
+        )
+        return [dict(r) for r in rows]
+
     def delete_run(self, entity: str, project: str, run_id: str) -> None:
         db = self._db()
         with db:
             db.execute(
                 "DELETE FROM runs WHERE entity = ? AND project = ? AND run_id = ?",
+                (entity, project, run_id),
+            )
+            db.execute(
+                "DELETE FROM alerts WHERE entity = ? AND project = ? AND run_id = ?",
                 (entity, project, run_id),
             )
         shutil.rmtree(self._run_root(entity, project, run_id), ignore_errors=True)

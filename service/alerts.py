@@ -1,0 +1,149 @@
+"""Alerts (§4.6): throttling per (run, title), the record of every alert, webhook delivery.
+
+Each alert is decided at once on the ingest thread (delivered or throttled, by the time the
+caller raised it), appended to the run's ``logs/alerts.jsonl`` and written to the store. A
+webhook, when configured, is POSTed by one :class:`WebhookSender` thread with exponential
+backoff, so a slow or dead endpoint never holds up ingest or the caller; its outcome is
+appended to ``alerts.jsonl`` and updated in the store when known.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Callable
+
+ATTEMPT_TIMEOUT = 3.0
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+
+
+class AlertBook:
+    """The alerts of one run: throttle state, counts and the ``alerts.jsonl`` file."""
+
+    def __init__(self, run_dir: str, path: str) -> None:
+        self.file = os.path.join(run_dir, "logs", "alerts.jsonl")
+        self.path = path
+        self.last_delivered: dict[str, float] = {}
+        self.sent = 0
+        self.throttled = 0
+        self.count = 0
+
+    def decide(self, spec: dict[str, Any], write_file: bool = True) -> dict[str, Any]:
+        """Throttle and record one alert; return its record."""
+        title, ts = spec["title"], float(spec.get("ts") or time.time())
+        last = self.last_delivered.get(title)
+        wait = float(spec.get("wait_duration") or 0.0)
+        if last is not None and ts - last < wait:
+            outcome = "throttled"
+            self.throttled += 1
+        else:
+            outcome = "sent"
+            self.sent += 1
+            self.last_delivered[title] = ts
+        self.count += 1
+        record = {
+            "alert_id": f"{self.path}#{self.count}",
+            "time": ts,
+            "level": spec["level"],
+            "title": title,
+            "text": spec["text"],
+            "wait_duration": wait,
+            "outcome": outcome,
+            "webhook": None,
+        }
+        if write_file:
+            self.append(record)
+        return record
+
+    def append(self, line: dict[str, Any]) -> None:
+        try:
+            os.makedirs(os.path.dirname(self.file), exist_ok=True)
+            with open(self.file, "a") as fh:
+                fh.write(json.dumps(line) + "\n")
+        except OSError:
+            pass
+
+
+def slack_body(record: dict[str, Any], run_path: str, url: str | None) -> dict[str, Any]:
+    """A Slack-compatible incoming-webhook body (``text`` plus a structured copy)."""
+    icon = {"INFO": ":information_source:", "WARN": ":warning:", "ERROR": ":rotating_light:"}
+    text = f"{icon.get(record['level'], '')} *{record['title']}* ({run_path})\n{record['text']}"
+    return {
+        "text": text.strip(),
+        "username": "tracker",
+        "tracker": {
+            "run": run_path,
+            "url": url,
+            "level": record["level"],
+            "title": record["title"],
+            "text": record["text"],
+            "time": record["time"],
+        },
+    }
+
+
+class WebhookSender:
+    """One thread that POSTs alert bodies, retrying with exponential backoff."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue = queue.Queue()
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.pending = 0
+
+    def send(self, url: str, body: dict, attempts: int, on_done: Callable[[str], None]) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="webhooks", daemon=True)
+            self._thread.start()
+        self.pending += 1
+        self._jobs.put((url, json.dumps(body).encode(), max(1, attempts), on_done))
+
+    def completed(self) -> list[tuple[Callable[[str], None], str]]:
+        out = []
+        while True:
+            try:
+                out.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        self.pending -= len(out)
+        return out
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            job = self._jobs.get()
+            if job is None:
+                return
+            url, data, attempts, on_done = job
+            self._done.put((on_done, self._post(url, data, attempts)))
+
+    def _post(self, url: str, data: bytes, attempts: int) -> str:
+        delay = FIRST_BACKOFF
+        error = "not sent"
+        for attempt in range(1, attempts + 1):
+            req = urllib.request.Request(
+                url, data=data, method="POST", headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=ATTEMPT_TIMEOUT) as resp:
+                    if 200 <= resp.status < 300:
+                        return f"delivered (attempt {attempt})"
+                    error = f"HTTP {resp.status}"
+            except urllib.error.HTTPError as exc:
+                error = f"HTTP {exc.code}"
+            except Exception as exc:  # timeouts, refused connections, bad URLs
+                error = f"{type(exc).__name__}: {exc}"
+            if attempt < attempts and self._stop.wait(delay):
+                break
+            delay = min(delay * 2, MAX_BACKOFF)
+        return f"failed after {attempts} attempt(s): {error}"
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._jobs.put(None)
