@@ -28,6 +28,7 @@ from tracker.proto.messages import Kind, ProtoError
 from tracker.runtime import SidecarPaths, sidecar_paths
 from tracker.service.alerts import WebhookSender, slack_body
 from tracker.service.export import Exporter
+from tracker.service.sampler import Sampler
 from tracker.service.session import TERMINAL, RunSession
 from tracker.service.store import open_store
 
@@ -49,6 +50,7 @@ class Sidecar:
         self.store = open_store(store_uri)
         self.exporter = Exporter()
         self.webhooks = WebhookSender()
+        self.sampler = Sampler()
         self.sessions: dict[int, RunSession] = {}
         self.by_ref: dict[tuple[str, str, str], RunSession] = {}
         self.next_token = 1
@@ -256,6 +258,9 @@ class Sidecar:
             self.max_message_bytes = limit
         token = self.next_token
         self.next_token += 1
+        names = self.sampler.gpu_names()
+        if names and isinstance(info.get("metadata"), dict):
+            info["metadata"]["gpu_names"] = names
         sess = RunSession(info, token, self.store, self.exporter, previous)
         self._append(sess, raw)
         self.sessions[token] = sess
@@ -266,6 +271,9 @@ class Sidecar:
                 json.dump(info.get("metadata") or {}, fh, indent=1, default=str)
         except OSError:
             pass
+        if sess.store is not None:
+            interval = float((info.get("settings") or {}).get("system_sample_interval", 2.0))
+            self.sampler.attach(token, sess.pid, interval, sess.run_dir)
         sess.log(f"{'resumed' if sess.resumed else 'started'} run {'/'.join(ref)} pid {sess.pid}")
         return {
             "token": token,
@@ -300,15 +308,18 @@ class Sidecar:
             on_done(error)
         for on_done, result in self.webhooks.completed():
             on_done(result)
+        for token, ts, row in self.sampler.drain():
+            sess = self.sessions.get(token)
+            if sess is not None:
+                sess.on_system_sample(ts, row)
         check_liveness = now - self._last_liveness >= LIVENESS_PERIOD
         if check_liveness:
             self._last_liveness = now
         for sess in list(self.sessions.values()):
-            history = sess.history
-            if history is not None:
-                history.retry(now)
-                if history.due(now):
-                    history.cut()
+            for writer in sess.writers():
+                writer.retry(now)
+                if writer.due(now):
+                    writer.cut()
             if sess.finishing is not None:
                 if sess.poll_finish():
                     self._closed(sess)
@@ -331,6 +342,7 @@ class Sidecar:
 
     def _closed(self, sess: RunSession) -> None:
         self._closed_records += sess.records
+        self.sampler.detach(sess.token)
         self.sessions.pop(sess.token, None)
         # keep by_ref entries of closed runs out: the store has them now
         if self.by_ref.get((sess.entity, sess.project, sess.run_id)) is sess:
@@ -369,6 +381,7 @@ class Sidecar:
             pass
         self.exporter.stop()
         self.webhooks.stop()
+        self.sampler.stop()
         self.store.close()
 
 

@@ -29,7 +29,7 @@ def build_table(rows: list[dict[str, Any]]):
     """A pyarrow table of ``rows``: one column per key, nulls where a row lacks it."""
     import pyarrow as pa
 
-    keys: dict[str, None] = dict.fromkeys(RESERVED_ORDER)
+    keys: dict[str, None] = dict.fromkeys(k for k in RESERVED_ORDER if rows and k in rows[0])
     for row in rows:
         if len(row) != len(keys) or not keys.keys() >= row.keys():
             keys.update(dict.fromkeys(row))

@@ -77,7 +77,18 @@ class RunSession:
         else:
             self.created_at = info["start_time"]
         self.history: HistoryWriter | None = None
+        self.system: HistoryWriter | None = None
+        self.system_latest: dict[str, Any] = dict(previous.get("system_metrics") or {})
         if self.store is not None and exporter is not None:
+            self.system = HistoryWriter(
+                exporter,
+                lambda part: self.store.blob_path(
+                    self.entity, self.project, self.run_id, "system", f"part-{part:05d}.parquet"
+                ),
+                len(self.store.list_blobs(self.entity, self.project, self.run_id, "system")),
+                0,
+                self.log,
+            )
             first_part = previous.get("history_parts", 0) or 0
             self.history = HistoryWriter(
                 exporter,
@@ -145,6 +156,19 @@ class RunSession:
             self.info.update(fields["changes"] or {})
         return None
 
+    def on_system_sample(self, ts: float, row: dict[str, Any]) -> None:
+        """One system-metrics sample for this run's system stream."""
+        if self.system is None or self.finishing is not None or self.state in TERMINAL:
+            return
+        row["_timestamp"] = ts
+        row["_runtime"] = self.committer.runtime_offset + (ts - self.committer.start_time)
+        self.system.add(row)
+        self.system_latest = row
+        self.dirty = True
+
+    def writers(self) -> list[HistoryWriter]:
+        return [w for w in (self.history, self.system) if w is not None]
+
     def on_alert(self, spec: dict[str, Any], write_file: bool = True) -> dict[str, Any]:
         """Throttle and record an alert (jsonl unless replaying, store); return its record."""
         record = self.alerts.decide(spec, write_file)
@@ -169,17 +193,17 @@ class RunSession:
         self.finishing = state
         self.exit_code = exit_code
         self.committer.flush()
-        if self.history is not None:
-            self.history.cut()
+        for writer in self.writers():
+            writer.cut()
         self.log(f"finishing as {state} (exit code {exit_code})")
 
     def poll_finish(self) -> bool:
         """Complete a finish whose export is done; True once the run is closed."""
         if self.finishing is None:
             return False
-        if self.history is not None:
-            self.history.retry(time.monotonic())
-            if not self.history.idle:
+        for writer in self.writers():
+            writer.retry(time.monotonic())
+            if not writer.idle:
                 return False
         self.state = self.finishing
         self.finishing = None
@@ -282,6 +306,7 @@ class RunSession:
             "summary": _json_safe(self.summary.view()),
             "summary_state": _json_safe(self.summary.to_state()),
             "metadata": info.get("metadata") or {},
+            "system_metrics": _json_safe(self.system_latest),
             "created_at": self.created_at,
             "heartbeat_at": time.time(),
             "exit_code": self.exit_code,
