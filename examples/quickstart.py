@@ -30,6 +30,10 @@ for epoch in range(config["epochs"]):
     run.log({"epoch": epoch, "val/acc": val_acc, "val/loss": loss * 1.1})
     if val_acc > 0.7:
         run.alert("val/acc above 0.7", f"epoch {epoch}: val/acc = {val_acc:.3f}", level="INFO")
+    with open(os.path.join(here, "checkpoint.txt"), "w") as fh:  # stands in for a model file
+        fh.write(f"epoch {epoch} weights\n")
+    if epoch == 0:
+        run.save(os.path.join(here, "checkpoint.txt"), base_path=here, policy="live")
 run.summary["notes_for_later"] = "best run so far"
 run.finish()
 
@@ -39,6 +43,8 @@ print(f"\nread back {'/'.join(back.path)}: state={back.state}, last step={back.l
 print("summary:")
 for key in sorted(k for k in back.summary if not k.startswith("_")):
     print(f"  {key}: {back.summary[key]}")
+print("files:", ", ".join(f"{f.name} ({f.size} B)" for f in back.files()))
+print("checkpoint.txt in the store:", back.file("checkpoint.txt").download(root=here, replace=True).read().strip())
 print("alerts:")
 for a in back.alerts():
     print(f"  [{a['level']}] {a['title']}: {a['text']} ({a['outcome']})")

@@ -29,6 +29,8 @@ __all__ = [
     "AlertLevel",
     "Api",
     "alert",
+    "restore",
+    "save",
     "Error",
     "IncompleteRunHistoryError",
     "Run",
@@ -69,6 +71,23 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
 def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
     """``run.alert`` on the active run. Raises :class:`Error` if there is none."""
     _active().alert(title, text, level=level, wait_duration=wait_duration)
+
+
+def save(glob_str: Any = None, base_path: Any = None, policy: str = "live") -> list[str]:
+    """``run.save`` on the active run. Raises :class:`Error` if there is none."""
+    return _active().save(glob_str, base_path=base_path, policy=policy)
+
+
+def restore(name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
+    """``run.restore`` on the active run, or on ``run_path`` when no run is active."""
+    run = _state.active_run()
+    if run is not None:
+        return run.restore(name, run_path=run_path, replace=replace, root=root)
+    if run_path is None:
+        raise Error("restore() needs run_path when no run is active: call tracker.init() first")
+    from tracker.api.files import restore_file
+
+    return restore_file(name, run_path, replace, root or ".")
 
 
 def mark_preempting() -> None:

@@ -23,6 +23,7 @@ from tracker.errors import Error, UsageError
 from tracker.mappings import Config, Summary
 from tracker.metric import Metric, check_definition
 from tracker.proto.messages import Kind, encode, encode_log
+from tracker.saving import link, plan_save
 from tracker.settings import Settings
 from tracker.values import flatten
 
@@ -40,6 +41,8 @@ class RunStatus:
     last_step_committed: int = -1
     history_rows_exported: int = 0
     files_pending: dict | None = None
+    files_bytes_copied: int = 0
+    files_copies: int = 0
     alerts_sent: int = 0
     alerts_throttled: int = 0
     steps_dropped: int = 0
@@ -389,6 +392,69 @@ class Run:
         self._metrics[metric.name] = metric
         return metric
 
+    # -- files -----------------------------------------------------------------------------
+    def save(
+        self,
+        glob_str: str | os.PathLike | None = None,
+        base_path: str | os.PathLike | None = None,
+        policy: str = "live",
+    ) -> list[str]:
+        """Sync files to the store by policy; the glob is expanded now (§4.5).
+
+        Args:
+            glob_str: a relative or absolute path or Unix glob.
+            base_path: the path the stored names are relative to (see the examples).
+            policy: ``live`` (on every change, at most once per ``settings.live_interval``,
+                and once more at finish), ``now`` (once, at once) or ``end`` (at finish).
+
+        Returns:
+            The sorted paths of the links created in the run's ``files/`` folder.
+
+        Raises:
+            ValueError: a bad policy, or a match outside ``base_path``.
+
+        Example:
+            >>> run.save("checkpoints/*.pt", policy="end")
+            >>> run.save("/data/run123/*.txt")              # stored as run123/<file>
+            >>> run.save("these/are/myfiles/*", base_path="these")  # are/myfiles/<file>
+        """
+        if glob_str is None:
+            return []
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished; save() needs an active run")
+        files_dir = os.path.join(self.dir, "files")
+        plan = plan_save(glob_str, base_path, policy, files_dir)
+        if self.disabled:
+            return [os.path.join(files_dir, name) for name, _ in plan]
+        created = [link(files_dir, name, source) for name, source in plan]
+        if plan and self._transport is not None:
+            self._seq += 1
+            spec = {"policy": policy, "files": [[name, source] for name, source in plan]}
+            self._transport.publish(encode(Kind.SAVE, self._token, self._seq, spec))
+        return created
+
+    def restore(
+        self,
+        name: str,
+        run_path: str | None = None,
+        replace: bool = False,
+        root: str | None = None,
+    ) -> Any:
+        """Open a file of this run (or of ``run_path``) from the store.
+
+        The file goes to ``root`` (default: the run directory), downloaded only if it is not
+        there already unless ``replace``.
+
+        Returns:
+            The file, open for reading.
+
+        Raises:
+            ValueError: no such file or run.
+        """
+        from tracker.api.files import restore_file
+
+        return restore_file(name, run_path or self.path, replace, root or self.dir)
+
     # -- alerts ----------------------------------------------------------------------------
     def alert(
         self,
@@ -574,6 +640,8 @@ def _status_from(body: dict) -> RunStatus:
         last_step_committed=body.get("last_step_committed", -1),
         history_rows_exported=body.get("history_rows_exported", 0),
         files_pending=body.get("files_pending") or {"live": 0, "now": 0, "end": 0},
+        files_bytes_copied=body.get("files_bytes_copied", 0),
+        files_copies=body.get("files_copies", 0),
         alerts_sent=body.get("alerts_sent", 0),
         alerts_throttled=body.get("alerts_throttled", 0),
         steps_dropped=body.get("steps_dropped", 0),

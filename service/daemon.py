@@ -29,6 +29,7 @@ from tracker.runtime import SidecarPaths, sidecar_paths
 from tracker.service.alerts import WebhookSender, slack_body
 from tracker.service.export import Exporter
 from tracker.service.sampler import Sampler
+from tracker.service.syncer import Copier
 from tracker.service.session import TERMINAL, RunSession
 from tracker.service.store import open_store
 
@@ -51,6 +52,7 @@ class Sidecar:
         self.exporter = Exporter()
         self.webhooks = WebhookSender()
         self.sampler = Sampler()
+        self.copier = Copier()
         self.sessions: dict[int, RunSession] = {}
         self.by_ref: dict[tuple[str, str, str], RunSession] = {}
         self.next_token = 1
@@ -261,7 +263,7 @@ class Sidecar:
         names = self.sampler.gpu_names()
         if names and isinstance(info.get("metadata"), dict):
             info["metadata"]["gpu_names"] = names
-        sess = RunSession(info, token, self.store, self.exporter, previous)
+        sess = RunSession(info, token, self.store, self.exporter, previous, copier=self.copier)
         self._append(sess, raw)
         self.sessions[token] = sess
         self.by_ref[ref] = sess
@@ -308,6 +310,8 @@ class Sidecar:
             on_done(error)
         for on_done, result in self.webhooks.completed():
             on_done(result)
+        for on_done, result in self.copier.completed():
+            on_done(result)
         for token, ts, row in self.sampler.drain():
             sess = self.sessions.get(token)
             if sess is not None:
@@ -320,6 +324,7 @@ class Sidecar:
                 writer.retry(now)
                 if writer.due(now):
                     writer.cut()
+            sess.files.tick(now)
             if sess.finishing is not None:
                 if sess.poll_finish():
                     self._closed(sess)
@@ -382,6 +387,7 @@ class Sidecar:
         self.exporter.stop()
         self.webhooks.stop()
         self.sampler.stop()
+        self.copier.stop()
         self.store.close()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from typing import Any, Callable
 
@@ -18,6 +17,7 @@ from tracker.service.committer import Committer
 from tracker.service.export import Exporter, HistoryWriter
 from tracker.service.store.base import Store
 from tracker.service.summary import SummaryState
+from tracker.service.syncer import Copier, FileSyncer, copy_file
 from tracker.service.txlog import TxLogWriter
 
 TERMINAL = ("finished", "failed", "crashed", "preempted")
@@ -35,6 +35,7 @@ class RunSession:
         exporter: Exporter | None,
         previous: dict[str, Any] | None = None,
         write_txlog: bool = True,
+        copier: Copier | None = None,
     ) -> None:
         self.info = info
         self.token = token
@@ -114,6 +115,17 @@ class RunSession:
         )
         self.alerts = AlertBook(self.run_dir, f"{self.entity}/{self.project}/{self.run_id}")
         self.settings: dict[str, Any] = dict(info.get("settings") or {})
+        online = self.store is not None and copier is not None
+        self.files = FileSyncer(
+            self.run_dir,
+            copier if online else None,
+            (lambda name: self.store.blob_path(self.entity, self.project, self.run_id, "files", name))
+            if online
+            else None,
+            self._record_files,
+            self.log,
+            float(self.settings.get("live_interval", 2.0)),
+        )
 
     # -- records ---------------------------------------------------------------------------
     def log(self, text: str) -> None:
@@ -154,7 +166,17 @@ class RunSession:
             self.write_catalogue(force=True)
         elif kind == "RUN_UPDATE":
             self.info.update(fields["changes"] or {})
+        elif kind == "SAVE":
+            self.files.add(fields["spec"] or {})
         return None
+
+    def _record_files(self, records: list[dict[str, Any]]) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.write_files(self.entity, self.project, self.run_id, records)
+        except Exception as exc:
+            self.log(f"could not record files in the store: {exc}")
 
     def on_system_sample(self, ts: float, row: dict[str, Any]) -> None:
         """One system-metrics sample for this run's system stream."""
@@ -195,6 +217,7 @@ class RunSession:
         self.committer.flush()
         for writer in self.writers():
             writer.cut()
+        self.files.begin_finish()
         self.log(f"finishing as {state} (exit code {exit_code})")
 
     def poll_finish(self) -> bool:
@@ -205,6 +228,9 @@ class RunSession:
             writer.retry(time.monotonic())
             if not writer.idle:
                 return False
+        if not self.files.idle:
+            return False
+        self.files.finalize_links()
         self.state = self.finishing
         self.finishing = None
         self._write_files()
@@ -243,14 +269,17 @@ class RunSession:
             self.log(f"could not write run files: {exc}")
             return
         if self.store is not None:
+            records = []
             for name in ("config.yaml", "summary.json", "metadata.json"):
                 try:
-                    shutil.copyfile(
+                    size, md5 = copy_file(
                         os.path.join(files, name),
                         self.store.blob_path(self.entity, self.project, self.run_id, "files", name),
                     )
+                    records.append({"name": name, "size": size, "md5": md5, "updated_at": time.time(), "policy": "end"})
                 except OSError as exc:
                     self.log(f"could not copy {name} to the store: {exc}")
+            self._record_files(records)
 
     # -- liveness --------------------------------------------------------------------------
     def process_alive(self) -> bool:
@@ -338,7 +367,10 @@ class RunSession:
             "sync_items_total": self.records,
             "sync_items_pending": pending,
             "sync_time": self.sync_time,
-            "files_pending": {"live": 0, "now": 0, "end": 0},
+            "files_pending": self.files.pending(),
+            "files_bytes_copied": self.files.bytes_copied,
+            "files_copies": self.files.copies,
+            "file_errors": self.files.errors(),
             "alerts_sent": self.alerts.sent,
             "alerts_throttled": self.alerts.throttled,
             "steps_dropped": committer.dropped,

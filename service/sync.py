@@ -18,6 +18,7 @@ from tracker.proto import frames
 from tracker.service.export import Exporter
 from tracker.service.session import RunSession
 from tracker.service.store import open_store
+from tracker.service.syncer import Copier
 from tracker.service.txlog import replay
 
 MARKER = ".synced"
@@ -91,8 +92,9 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
         store.delete_run(*ref)
     info["dir"] = run_dir
     exporter = Exporter()
+    copier = Copier()
     try:
-        sess = RunSession(info, 0, store, exporter, previous=None, write_txlog=False)
+        sess = RunSession(info, 0, store, exporter, previous=None, write_txlog=False, copier=copier)
         finished = False
         for msg in messages:
             kind, f = msg.kind.name, msg.fields
@@ -105,6 +107,10 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
                 break
             elif kind == "PREEMPTING":
                 sess.preempting = True
+            elif kind == "SAVE":
+                # the run's files/ holds each file's final content since the run finished
+                files = [[name, os.path.join(run_dir, "files", name)] for name, _ in f["spec"]["files"]]
+                sess.files.add({"policy": "end", "files": files})
             elif kind == "ALERT":
                 sess.on_alert(f["spec"], write_file=False)
             elif kind in ("SUMMARY", "CONFIG", "DEFINE_METRIC", "RUN_UPDATE"):
@@ -114,9 +120,12 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
         while not sess.poll_finish():
             for on_done, error in exporter.completed():
                 on_done(error)
+            for on_done, result in copier.completed():
+                on_done(result)
             time.sleep(0.005)
     finally:
         exporter.stop()
+        copier.stop()
     result.rows = sess.rows_committed
     result.state = sess.state
     result.dropped = report.dropped

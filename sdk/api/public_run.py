@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from tracker.api.files import File
 from tracker.api.history import fetch_tail, read_parts, rows_of, sample_indices
 from tracker.errors import Error, IncompleteRunHistoryError
 from tracker.naming import generate_id
@@ -280,6 +281,43 @@ class Run:
             except OSError as exc:
                 errors[dst] = str(exc)
         return DownloadHistoryResult(paths=paths, contains_live_data=live, errors=errors)
+
+    def files(self, names: list[str] | None = None, pattern: str | None = None, per_page: int = 50) -> list[File]:
+        """The run's files, by exact ``names`` or an SQL ``LIKE`` ``pattern`` (``"%.json"``).
+
+        Raises:
+            ValueError: both ``names`` and ``pattern`` are given.
+        """
+        if names is not None and pattern is not None:
+            raise ValueError("files() takes names or pattern, not both")
+        if isinstance(names, str):
+            names = [names]
+        records = self._api.store.get_files(self.entity, self.project, self.id, names=names, pattern=pattern)
+        return [File(self._api, self.path, r) for r in records]
+
+    def file(self, name: str) -> File | None:
+        """The file called ``name``, or None."""
+        found = self.files(names=[name])
+        return found[0] if found else None
+
+    def upload_file(self, path: str, root: str = ".") -> File:
+        """Add a local file to the run's files, named by its path relative to ``root``.
+
+        Raises:
+            ValueError: ``path`` is not a file or lies outside ``root``.
+        """
+        from tracker.service.syncer import copy_file
+
+        if not os.path.isfile(path):
+            raise ValueError(f"upload_file(): {path} is not a file")
+        name = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+        if name == os.pardir or name.startswith(os.pardir + os.sep):
+            raise ValueError(f"upload_file(): {path} is outside root {root}")
+        store = self._api.store
+        size, md5 = copy_file(path, store.blob_path(self.entity, self.project, self.id, "files", name))
+        store.write_files(self.entity, self.project, self.id,
+                          [{"name": name, "size": size, "md5": md5, "updated_at": time.time(), "policy": "now"}])
+        return self.file(name)
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert of the run (delivered or throttled): ``time``, ``level``, ``title``,

@@ -60,6 +60,16 @@ class Store(abc.ABC):
     def get_alerts(self, entity: str, project: str, run_id: str) -> list[dict[str, Any]]:
         """A run's alerts in time order."""
 
+    @abc.abstractmethod
+    def write_files(self, entity: str, project: str, run_id: str, records: list[dict[str, Any]]) -> None:
+        """Insert or update a run's file records (name, size, md5, updated_at, policy)."""
+
+    @abc.abstractmethod
+    def get_files(
+        self, entity: str, project: str, run_id: str, names: list[str] | None = None, pattern: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A run's file records, by exact names or an SQL ``LIKE`` pattern."""
+
     # -- blobs -----------------------------------------------------------------------------
     @abc.abstractmethod
     def blob_path(self, entity: str, project: str, run_id: str, *parts: str) -> str:

@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS alerts (
     outcome TEXT, webhook TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_run ON alerts (entity, project, run_id, time);
+CREATE TABLE IF NOT EXISTS files (
+    entity TEXT NOT NULL, project TEXT NOT NULL, run_id TEXT NOT NULL, name TEXT NOT NULL,
+    size INTEGER, md5 TEXT, updated_at REAL, policy TEXT,
+    PRIMARY KEY (entity, project, run_id, name)
+);
 """
 
 
@@ -121,6 +126,32 @@ class LocalStore(Store):
         )
         return [dict(r) for r in rows]
 
+    def write_files(self, entity: str, project: str, run_id: str, records: list[dict[str, Any]]) -> None:
+        db = self._db()
+        with db:
+            for r in records:
+                db.execute(
+                    "INSERT INTO files (entity, project, run_id, name, size, md5, updated_at, policy) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity, project, run_id, name) DO UPDATE "
+                    "SET size = excluded.size, md5 = excluded.md5, updated_at = excluded.updated_at, "
+                    "policy = excluded.policy",
+                    (entity, project, run_id, r["name"], r.get("size"), r.get("md5"),
+                     r.get("updated_at"), r.get("policy")),
+                )
+
+    def get_files(
+        self, entity: str, project: str, run_id: str, names: list[str] | None = None, pattern: str | None = None
+    ) -> list[dict[str, Any]]:
+        sql = "SELECT name, size, md5, updated_at, policy FROM files WHERE entity = ? AND project = ? AND run_id = ?"
+        args: list[Any] = [entity, project, run_id]
+        if names is not None:
+            sql += f" AND name IN ({', '.join('?' for _ in names)})"
+            args.extend(names)
+        if pattern is not None:
+            sql += " AND name LIKE ?"
+            args.append(pattern)
+        return [dict(r) for r in self._db().execute(sql + " ORDER BY name", args)]
+
     def delete_run(self, entity: str, project: str, run_id: str) -> None:
         db = self._db()
         with db:
@@ -128,10 +159,11 @@ class LocalStore(Store):
                 "DELETE FROM runs WHERE entity = ? AND project = ? AND run_id = ?",
                 (entity, project, run_id),
             )
-            db.execute(
-                "DELETE FROM alerts WHERE entity = ? AND project = ? AND run_id = ?",
-                (entity, project, run_id),
-            )
+            for table in ("alerts", "files"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE entity = ? AND project = ? AND run_id = ?",
+                    (entity, project, run_id),
+                )
         shutil.rmtree(self._run_root(entity, project, run_id), ignore_errors=True)
 
     # -- blobs -----------------------------------------------------------------------------

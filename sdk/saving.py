@@ -1,0 +1,57 @@
+"""``run.save``: expand the glob now, link each match into the run's ``files/`` (§4.5).
+
+The names follow W&B and seed 002: a relative glob without ``base_path`` keeps its path from
+the current directory; an absolute glob without ``base_path`` keeps one directory level; with
+``base_path`` the path relative to it is kept. Copying is the sidecar's job.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any
+
+POLICIES = ("live", "now", "end")
+
+
+def plan_save(glob_str: Any, base_path: Any, policy: str, files_dir: str) -> list[tuple[str, str]]:
+    """Resolve a ``save`` call into ``[(name in files/, absolute source path)]``, sorted.
+
+    Raises:
+        ValueError: a policy other than live/now/end, or a match outside ``base_path``.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"save() policy must be 'live', 'now' or 'end', got {policy!r}")
+    glob_str = os.fspath(glob_str)
+    if not isinstance(glob_str, str) or not glob_str:
+        raise ValueError("save() glob_str must be a non-empty path or glob")
+    absolute = os.path.isabs(glob_str)
+    pattern = os.path.abspath(glob_str)
+    if base_path is None:
+        base = os.path.dirname(os.path.dirname(pattern)) if absolute else os.getcwd()
+    else:
+        base = os.path.abspath(os.fspath(base_path))
+    out: dict[str, str] = {}
+    for match in glob.glob(pattern, recursive=True):
+        if os.path.isdir(match):
+            continue
+        source = os.path.abspath(match)
+        name = os.path.relpath(source, base)
+        if name == os.pardir or name.startswith(os.pardir + os.sep) or os.path.isabs(name):
+            raise ValueError(f"save() match {source!r} is outside base_path {base!r}")
+        if os.path.realpath(source).startswith(os.path.realpath(files_dir) + os.sep):
+            continue  # already inside the run's files/ (e.g. saving the run dir itself)
+        out[name] = source
+    return sorted(out.items())
+
+
+def link(files_dir: str, name: str, source: str) -> str:
+    """Create (or replace) the symbolic link ``files/<name>`` → ``source``; return its path."""
+    dest = os.path.join(files_dir, name)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    if os.path.lexists(dest):
+        if os.path.islink(dest) and os.readlink(dest) == source:
+            return dest
+        os.unlink(dest)
+    os.symlink(source, dest)
+    return dest

@@ -1,0 +1,246 @@
+"""Saved files (§4.5): copied to the store by policy, by one copier thread per sidecar.
+
+``now`` files are copied as soon as the request arrives; ``live`` files whenever their size or
+mtime changed and ``live_interval`` has passed since their last copy (polled by the ingest
+loop's housekeeping, a ``stat`` per file), and once more at finish; ``end`` files at finish.
+Copies are chunked (1 MiB) with their MD5 computed on the way, written to a temporary name
+and renamed, so a 1 GB file never sits in memory and never blocks ingest. A file that is gone
+or unreadable when its copy is due is reported (status, the run's log), never fatal. At
+finish every link in the run's ``files/`` is replaced by a copy of the file's final content,
+so a finished run directory is self-contained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+CHUNK = 1 << 20
+
+
+def copy_file(src: str, dst: str) -> tuple[int, str]:
+    """Copy ``src`` to ``dst`` in chunks via a temporary name; return (size, md5)."""
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    tmp = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.{threading.get_ident()}.tmp")
+    md5 = hashlib.md5()
+    size = 0
+    try:
+        with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            while True:
+                chunk = fin.read(CHUNK)
+                if not chunk:
+                    break
+                md5.update(chunk)
+                fout.write(chunk)
+                size += len(chunk)
+        os.replace(tmp, dst)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return size, md5.hexdigest()
+
+
+class Copier:
+    """The thread that copies files for every run of the sidecar."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="copier", daemon=True)
+        self._thread.start()
+
+    def submit(self, src: str, dst: str, on_done: Callable[[Any], None]) -> None:
+        self._jobs.put((src, dst, on_done))
+
+    def completed(self) -> list[tuple[Callable[[Any], None], Any]]:
+        out = []
+        while True:
+            try:
+                out.append(self._done.get_nowait())
+            except queue.Empty:
+                return out
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            src, dst, on_done = job
+            try:
+                result: Any = copy_file(src, dst)
+            except Exception as exc:
+                result = exc
+            self._done.put((on_done, result))
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+
+@dataclass
+class Entry:
+    name: str
+    source: str
+    policy: str
+    copied_sig: tuple | None = None
+    last_copy: float = 0.0
+    inflight: bool = False
+    copies: int = 0
+    error: str | None = None
+    size: int = 0
+    md5: str = ""
+
+
+class FileSyncer:
+    """The saved files of one run."""
+
+    def __init__(
+        self,
+        run_dir: str,
+        copier: Copier | None,
+        store_path: Callable[[str], str] | None,
+        record: Callable[[list[dict]], None],
+        log: Callable[[str], None],
+        live_interval: float,
+    ) -> None:
+        self.files_dir = os.path.join(run_dir, "files")
+        self.copier = copier
+        self.store_path = store_path
+        self.record = record
+        self.log = log
+        self.live_interval = live_interval
+        self.entries: dict[str, Entry] = {}
+        self.bytes_copied = 0
+        self.copies = 0
+        self.finishing = False
+        self._final_rounds = 0
+
+    @property
+    def online(self) -> bool:
+        return self.copier is not None and self.store_path is not None
+
+    def add(self, spec: dict[str, Any]) -> None:
+        policy = spec.get("policy", "live")
+        for name, source in spec.get("files") or []:
+            entry = self.entries.get(name)
+            if entry is None or entry.source != source or entry.policy != policy:
+                entry = self.entries[name] = Entry(name, source, policy)
+            if policy == "now" and self.online:
+                self._schedule(entry)
+
+    def tick(self, now: float) -> None:
+        if not self.online or self.finishing:
+            return
+        for entry in self.entries.values():
+            if entry.policy != "live" or entry.inflight:
+                continue
+            if entry.copies and now - entry.last_copy < self.live_interval:
+                continue
+            sig = _signature(entry.source)
+            if sig is not None and sig != entry.copied_sig:
+                self._schedule(entry, sig)
+
+    def _schedule(self, entry: Entry, sig: tuple | None = None) -> None:
+        sig = sig or _signature(entry.source)
+        if sig is None:
+            self._fail(entry, f"{entry.source} is missing or unreadable")
+            return
+        entry.inflight = True
+        entry.last_copy = time.monotonic()
+        self.copier.submit(entry.source, self.store_path(entry.name), lambda res: self._done(entry, sig, res))
+
+    def _done(self, entry: Entry, sig: tuple, result: Any) -> None:
+        entry.inflight = False
+        if isinstance(result, Exception):
+            self._fail(entry, f"copy of {entry.source} failed: {result}")
+            return
+        entry.copied_sig = sig
+        entry.copies += 1
+        self.copies += 1
+        entry.error = None
+        entry.size, entry.md5 = result
+        self.bytes_copied += entry.size
+        self.record([{"name": entry.name, "size": entry.size, "md5": entry.md5,
+                      "updated_at": time.time(), "policy": entry.policy}])
+
+    def _fail(self, entry: Entry, message: str) -> None:
+        if entry.error != message:
+            self.log(f"file {entry.name!r}: {message}")
+        entry.error = message
+
+    def begin_finish(self) -> None:
+        """Start the final copies: live files that changed, end files, now files not yet copied."""
+        self.finishing = True
+        self._schedule_final()
+
+    def _schedule_final(self) -> bool:
+        scheduled = False
+        if not self.online:
+            return scheduled
+        for entry in self.entries.values():
+            if entry.inflight or (entry.policy == "now" and entry.copies):
+                continue
+            sig = _signature(entry.source)
+            if sig is None:
+                if entry.copies == 0:
+                    self._fail(entry, f"{entry.source} is missing or unreadable at finish")
+                continue
+            if sig != entry.copied_sig:
+                self._schedule(entry, sig)
+                scheduled = True
+        return scheduled
+
+    @property
+    def idle(self) -> bool:
+        """No copy in flight and, when finishing, every file's final content copied."""
+        if any(e.inflight for e in self.entries.values()):
+            return False
+        if self.finishing and self._final_rounds < 3:
+            # a copy that was in flight at finish may have read an older content
+            self._final_rounds += 1
+            return not self._schedule_final()
+        return True
+
+    def finalize_links(self) -> None:
+        """Replace each link in ``files/`` by a copy of the file's final (synced) content."""
+        for entry in self.entries.values():
+            link = os.path.join(self.files_dir, entry.name)
+            if not os.path.islink(link):
+                continue
+            src = self.store_path(entry.name) if self.online and entry.copies else entry.source
+            try:
+                tmp = link + ".final"
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, link)
+            except OSError as exc:
+                self.log(f"could not replace the link {entry.name!r} by its content: {exc}")
+
+    def pending(self) -> dict[str, int]:
+        out = {"live": 0, "now": 0, "end": 0}
+        for entry in self.entries.values():
+            if entry.inflight or entry.copies == 0:
+                out[entry.policy] += 1
+            elif entry.policy == "live" and _signature(entry.source) != entry.copied_sig:
+                out["live"] += 1
+        return out
+
+    def errors(self) -> list[str]:
+        return [f"{e.name}: {e.error}" for e in self.entries.values() if e.error]
+
+
+def _signature(path: str) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not os.access(path, os.R_OK):
+        return None
+    return (st.st_mtime_ns, st.st_size)

@@ -1,0 +1,190 @@
+"""Saved files (§4.5) and the files read API (§5): policies, names, restore, upload."""
+
+import hashlib
+import os
+import time
+
+import pytest
+
+import tracker
+from conftest import wait_until
+
+
+def stored_names(api, run):
+    return {f.name for f in api.run(run.path).files()}
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
+@pytest.fixture
+def tree(tracker_env):
+    root = tracker_env["root"]
+    for rel in ("these/are/myfiles/a.txt", "these/are/myfiles/b.txt", "files/x/saveme.txt",
+                "files/y/saveme.txt", "files/y/other.txt"):
+        write(os.path.join(root, rel), rel)
+    absdir = os.path.join(root, "User", "username", "Documents", "run123")
+    write(os.path.join(absdir, "r.txt"), "r")
+    write(os.path.join(absdir, "skip.bin"), "b")
+    return root
+
+
+def test_the_five_base_path_examples_of_seed_002(tree, api):
+    run = tracker.init(project="files")
+    files = os.path.join(run.dir, "files")
+    rel = lambda paths: [os.path.relpath(p, files) for p in paths]  # noqa: E731
+    assert rel(run.save("these/are/myfiles/*", policy="now")) == ["these/are/myfiles/a.txt", "these/are/myfiles/b.txt"]
+    assert rel(run.save("these/are/myfiles/*", base_path="these", policy="now")) == ["are/myfiles/a.txt", "are/myfiles/b.txt"]
+    absglob = os.path.join(tree, "User/username/Documents/run123/*.txt")
+    assert rel(run.save(absglob, policy="now")) == ["run123/r.txt"]
+    assert rel(run.save(absglob, base_path=os.path.join(tree, "User"), policy="now")) == ["username/Documents/run123/r.txt"]
+    assert rel(tracker.save("files/*/saveme.txt", policy="now")) == ["files/x/saveme.txt", "files/y/saveme.txt"]
+    link = os.path.join(files, "run123/r.txt")
+    assert os.path.islink(link) and os.readlink(link) == os.path.join(tree, "User/username/Documents/run123/r.txt")
+    run.finish()
+    assert {
+        "these/are/myfiles/a.txt", "are/myfiles/b.txt", "run123/r.txt", "username/Documents/run123/r.txt",
+        "files/x/saveme.txt", "files/y/saveme.txt",
+    } <= stored_names(api, run)
+    assert not os.path.islink(link) and open(link).read() == "r"  # self-contained after finish
+
+
+def test_save_arguments(tree):
+    run = tracker.init(project="files")
+    assert run.save() == [] and run.save(None) == []
+    with pytest.raises(ValueError, match="policy"):
+        run.save("these/*", policy="sometimes")
+    with pytest.raises(ValueError, match="outside base_path"):
+        run.save("these/are/myfiles/*", base_path="files")
+    assert run.save("no/such/*") == []
+
+
+def test_now_is_stored_during_the_run_and_later_edits_do_not_change_it(tree, api):
+    run = tracker.init(project="files")
+    path = os.path.join(tree, "now.txt")
+    write(path, "first")
+    run.save(path, base_path=tree, policy="now")
+    r = api.run(run.path)
+    wait_until(lambda: r.file("now.txt"))
+    write(path, "second")
+    run.log({"a": 1})
+    run.finish()
+    f = api.run(run.path).file("now.txt")
+    assert f.size == 5 and f.md5 == hashlib.md5(b"first").hexdigest()
+    assert open(os.path.join(run.dir, "files", "now.txt")).read() == "first"
+
+
+def test_end_file_is_absent_until_finish(tree, api):
+    run = tracker.init(project="files")
+    path = os.path.join(tree, "end.txt")
+    write(path, "v1")
+    run.save(path, base_path=tree, policy="end")
+    run.status()
+    time.sleep(0.5)
+    assert api.run(run.path).file("end.txt") is None
+    write(path, "final")
+    run.finish()
+    assert api.run(run.path).file("end.txt").md5 == hashlib.md5(b"final").hexdigest()
+
+
+def test_live_file_rewritten_20_times_is_copied_at_most_once_per_interval(tree, api):
+    run = tracker.init(project="files", settings={"live_interval": 0.5})
+    path = os.path.join(tree, "live.txt")
+    write(path, "v0")
+    run.save(path, base_path=tree, policy="live")
+    t0 = time.monotonic()
+    for i in range(1, 21):
+        write(path, f"v{i}" + "." * i)
+        time.sleep(0.1)
+    elapsed = time.monotonic() - t0
+    copies_before_finish = run.status().files_copies
+    assert 2 <= copies_before_finish <= elapsed / 0.5 + 2
+    run.finish()
+    f = api.run(run.path).file("live.txt")
+    assert f.md5 == hashlib.md5(("v20" + "." * 20).encode()).hexdigest()
+    assert f.size == 23
+    assert open(os.path.join(run.dir, "files", "live.txt")).read() == "v20" + "." * 20
+
+
+def test_a_deleted_file_is_reported_not_fatal(tree, api):
+    run = tracker.init(project="files")
+    path = os.path.join(tree, "gone.txt")
+    write(path, "x")
+    run.save(path, base_path=tree, policy="end")
+    os.unlink(path)
+    run.log({"a": 1})
+    run.finish()
+    r = api.run(run.path)
+    assert r.state == "finished" and r.file("gone.txt") is None
+    assert "gone.txt" in open(os.path.join(run.dir, "logs", "sidecar.log")).read()
+
+
+def test_status_shows_files_pending_by_policy(tree):
+    run = tracker.init(project="files")
+    path = os.path.join(tree, "later.txt")
+    write(path, "x")
+    run.save(path, base_path=tree, policy="end")
+    st = run.status()
+    assert st.files_pending == {"live": 0, "now": 0, "end": 1}
+
+
+def test_save_of_1000_files_returns_promptly(tree, api):
+    folder = os.path.join(tree, "many")
+    for i in range(1000):
+        write(os.path.join(folder, f"f{i:04d}.txt"), str(i))
+    run = tracker.init(project="files")
+    t0 = time.monotonic()
+    created = run.save(os.path.join(folder, "*.txt"), policy="now")
+    took = time.monotonic() - t0
+    assert len(created) == 1000
+    run.finish()
+    assert len(api.run(run.path).files(pattern="many/%")) == 1000
+    assert took < 5  # generous: it only links; the copying is the sidecar's
+
+
+def test_restore_downloads_only_when_absent_unless_replace(tree, api, tmp_path):
+    run = tracker.init(project="files", id="source1")
+    write(os.path.join(tree, "ckpt.txt"), "weights")
+    run.save(os.path.join(tree, "ckpt.txt"), base_path=tree, policy="now")
+    run.finish()
+
+    run2 = tracker.init(project="files", reinit=True)
+    fh = run2.restore("ckpt.txt", run_path="tester/files/source1")
+    assert fh.read() == "weights" and fh.name == os.path.join(run2.dir, "ckpt.txt")
+    write(os.path.join(run2.dir, "ckpt.txt"), "local edit")
+    assert run2.restore("ckpt.txt", run_path="tester/files/source1").read() == "local edit"
+    assert run2.restore("ckpt.txt", run_path="tester/files/source1", replace=True).read() == "weights"
+    got = run2.restore("ckpt.txt", run_path="files/source1", root=str(tmp_path))
+    assert got.read() == "weights" and got.name == str(tmp_path / "ckpt.txt")
+    with pytest.raises(ValueError, match="no file"):
+        run2.restore("missing.txt", run_path="tester/files/source1")
+    with pytest.raises(ValueError, match="not found"):
+        run2.restore("ckpt.txt", run_path="tester/files/nosuchrun")
+
+
+def test_files_read_api(tree, api, tmp_path):
+    run = tracker.init(project="files")
+    run.save("these/are/myfiles/*", policy="now")
+    run.finish()
+    r = api.run(run.path)
+    names = [f.name for f in r.files()]
+    assert {"these/are/myfiles/a.txt", "config.yaml", "summary.json", "metadata.json"} <= set(names)
+    assert [f.name for f in r.files(pattern="%.json")] == ["metadata.json", "summary.json"]
+    assert [f.name for f in r.files(names=["config.yaml"])] == ["config.yaml"]
+    with pytest.raises(ValueError):
+        r.files(names=["a"], pattern="%")
+    f = r.file("these/are/myfiles/a.txt")
+    assert f.size == len("these/are/myfiles/a.txt") and f.md5 == hashlib.md5(b"these/are/myfiles/a.txt").hexdigest()
+    assert f.updated_at.endswith("+00:00") and f.url.startswith("file://")
+    assert f.download(root=str(tmp_path)).read() == "these/are/myfiles/a.txt"
+    with pytest.raises(ValueError, match="exists"):
+        f.download(root=str(tmp_path))
+    f.download(root=str(tmp_path), replace=True)
+    # upload_file: the stored name is the path relative to root (seed 001)
+    write(os.path.join(tree, "my_dir", "file.txt"), "up")
+    os.chdir(os.path.join(tree, "my_dir"))
+    up = r.upload_file("file.txt", root="../")
+    assert up.name == "my_dir/file.txt" and r.file("my_dir/file.txt").size == 2
