@@ -40,6 +40,7 @@ class Settings:
         alert_webhook: URL that receives alerts as a JSON POST.
         alert_retries: delivery attempts for one alert.
         ui_port: port of the local web UI, used in run URLs.
+        console: ``"redirect"`` captures stdout/stderr into ``files/output.log``; ``"off"``.
     """
 
     silent: bool = False
@@ -52,6 +53,7 @@ class Settings:
     alert_webhook: str | None = None
     alert_retries: int = 5
     ui_port: int = 8080
+    console: str = "redirect"
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -73,11 +75,16 @@ _KINDS: dict[str, Callable[[str], Any]] = {
     "alert_webhook": str,
     "alert_retries": int,
     "ui_port": int,
+    "console": str,
 }
 
 
 def _check(name: str, value: Any) -> Any:
     kind = _KINDS[name]
+    if name == "console":
+        if value in ("redirect", "off"):
+            return value
+        raise Error(f"setting 'console' must be 'redirect' or 'off', got {value!r}")
     if name == "alert_webhook":
         if value is None or isinstance(value, str):
             return value or None

@@ -126,6 +126,7 @@ def init(
             "cwd": os.getcwd(),
             "start_time": start_time,
             "cpu_count": os.cpu_count(),
+            "sys_path": [p for p in sys.path if p],
         },
     }
 
@@ -155,6 +156,7 @@ def init(
     )
     hooks.install()
     state.set_active_run(run)
+    run._start_console()
     if not resolved.silent:
         verb = "resumed" if run.resumed else "started"
         where = run.url or run.dir

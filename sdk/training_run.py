@@ -93,10 +93,27 @@ class Run:
         self._metrics: dict[str, Metric] = {}
         self._alerts_delivered: dict[str, float] = {}
         self._max_message = settings.max_message_bytes
+        self._console = None
         self.debug(
             f"init {self.path} mode={self.mode} pid={os.getpid()} starting_step={starting_step} "
             f"resumed={resumed} sidecar={getattr(conn, 'paths', None) and conn.paths.endpoint}"
         )
+
+    def _start_console(self) -> None:
+        """Capture stdout/stderr into files/output.log, synced by the sidecar as a live file."""
+        if self._settings.console != "redirect" or self._transport is None:
+            return
+        from tracker.console import ConsoleCapture
+
+        path = os.path.join(self.dir, "files", "output.log")
+        try:
+            self._console = ConsoleCapture(path)
+        except OSError as exc:
+            self.debug(f"console capture unavailable: {exc}")
+            return
+        self._seq += 1
+        spec = {"policy": "live", "files": [["output.log", path]]}
+        self._transport.publish(encode(Kind.SAVE, self._token, self._seq, spec))
 
     def debug(self, text: str) -> None:
         """Append a line to the run's ``logs/debug.log`` (the SDK's side of the story)."""
@@ -532,6 +549,9 @@ class Run:
             self._finished = True
             try:
                 self.debug(f"finish exit_code={exit_code} at step {self._step}")
+                if self._console is not None:
+                    self._console.stop()
+                    self._console = None
                 if self._conn is not None:
                     reply = self._finish_remote(exit_code)
                     self.debug(f"finished: {reply.get('state')} with {reply.get('rows')} rows")

@@ -15,7 +15,9 @@ import fcntl
 import json
 import logging
 import os
+import queue
 import signal
+import threading
 import sys
 import time
 from collections import Counter
@@ -28,6 +30,7 @@ from tracker.proto.messages import Kind, ProtoError
 from tracker.runtime import SidecarPaths, sidecar_paths
 from tracker.service.alerts import WebhookSender, slack_body
 from tracker.service.export import Exporter
+from tracker.service.probe import probe
 from tracker.service.sampler import Sampler
 from tracker.service.syncer import Copier
 from tracker.service.session import TERMINAL, RunSession
@@ -53,6 +56,7 @@ class Sidecar:
         self.webhooks = WebhookSender()
         self.sampler = Sampler()
         self.copier = Copier()
+        self.probes: queue.SimpleQueue = queue.SimpleQueue()
         self.sessions: dict[int, RunSession] = {}
         self.by_ref: dict[tuple[str, str, str], RunSession] = {}
         self.next_token = 1
@@ -87,6 +91,7 @@ class Sidecar:
                     try:
                         ident, data = sock.recv_multipart(zmq.NOBLOCK, copy=True)
                     except zmq.Again:
+                        self.flush_txlogs()  # drained: what we took is in the OS's hands
                         break
                     except ValueError:
                         self.rejected["malformed"] += 1
@@ -268,11 +273,9 @@ class Sidecar:
         self.sessions[token] = sess
         self.by_ref[ref] = sess
         sess.write_catalogue(force=True)
-        try:
-            with open(os.path.join(sess.run_dir, "files", "metadata.json"), "w") as fh:
-                json.dump(info.get("metadata") or {}, fh, indent=1, default=str)
-        except OSError:
-            pass
+        sess.start_run_files()
+        metadata = dict(info.get("metadata") or {})
+        threading.Thread(target=self._probe, args=(token, metadata), name="probe", daemon=True).start()
         if sess.store is not None:
             interval = float((info.get("settings") or {}).get("system_sample_interval", 2.0))
             self.sampler.attach(token, sess.pid, interval, sess.run_dir)
@@ -288,6 +291,12 @@ class Sidecar:
             "group": info.get("group"),
             "job_type": info.get("job_type"),
         }
+
+    def _probe(self, token: int, metadata: dict) -> None:
+        try:
+            self.probes.put((token, *probe(metadata)))
+        except Exception as exc:  # the probe is a nicety: never let it hurt the run
+            log.warning("environment probe failed: %s", exc)
 
     def deliver_alert(self, sess: RunSession, record: dict) -> None:
         url = sess.settings.get("alert_webhook")
@@ -312,6 +321,10 @@ class Sidecar:
             on_done(result)
         for on_done, result in self.copier.completed():
             on_done(result)
+        while not self.probes.empty():
+            token, git, reqs = self.probes.get_nowait()
+            if token in self.sessions:
+                self.sessions[token].on_probe(git, reqs)
         for token, ts, row in self.sampler.drain():
             sess = self.sessions.get(token)
             if sess is not None:
@@ -324,6 +337,7 @@ class Sidecar:
                 writer.retry(now)
                 if writer.due(now):
                     writer.cut()
+            sess.refresh_run_files()
             sess.files.tick(now)
             if sess.finishing is not None:
                 if sess.poll_finish():

@@ -54,6 +54,7 @@ class RunSession:
         self.last_activity = time.monotonic()
         self.last_catalogue = 0.0
         self.dirty = True
+        self._last_files_refresh = 0.0
         self.records = 0
         self.sync_time: float | None = None
         self.resumed = previous is not None
@@ -170,6 +171,39 @@ class RunSession:
             self.files.add(fields["spec"] or {})
         return None
 
+    RUN_FILES = ("config.yaml", "summary.json", "metadata.json", "requirements.txt")
+
+    def start_run_files(self) -> None:
+        """Write the run's own files and sync them like ``live`` files while the run goes on."""
+        self._write_files(copy=False)
+        files = os.path.join(self.run_dir, "files")
+        self.files.add({"policy": "live", "files": [[n, os.path.join(files, n)] for n in self.RUN_FILES[:3]]})
+
+    def on_probe(self, git: dict[str, Any], requirements: str) -> None:
+        """The environment probe's answer: git state into metadata, requirements.txt."""
+        metadata = self.info.setdefault("metadata", {})
+        if git:
+            metadata["git"] = git
+        files = os.path.join(self.run_dir, "files")
+        try:
+            with open(os.path.join(files, "requirements.txt"), "w") as fh:
+                fh.write(requirements)
+            with open(os.path.join(files, "metadata.json"), "w") as fh:
+                json.dump(_public_metadata(metadata), fh, indent=1, default=str)
+        except OSError as exc:
+            self.log(f"could not write the environment files: {exc}")
+            return
+        self.files.add({"policy": "live", "files": [["requirements.txt", os.path.join(files, "requirements.txt")]]})
+        self.dirty = True
+
+    def refresh_run_files(self) -> None:
+        """Rewrite config.yaml and summary.json when they changed (at most once a second)."""
+        now = time.monotonic()
+        if not self.dirty or now - self._last_files_refresh < CATALOGUE_PERIOD:
+            return
+        self._last_files_refresh = now
+        self._write_files(copy=False, names=("config.yaml", "summary.json"))
+
     def _record_files(self, records: list[dict[str, Any]]) -> None:
         if self.store is None:
             return
@@ -255,22 +289,28 @@ class RunSession:
             "where": self.store.uri if self.store is not None else self.run_dir,
         }
 
-    def _write_files(self) -> None:
+    def _write_files(self, copy: bool = True, names: tuple[str, ...] = RUN_FILES[:3]) -> None:
         files = os.path.join(self.run_dir, "files")
+        content = {
+            "config.yaml": lambda: config_yaml(self.config),
+            "summary.json": lambda: json.dumps(_json_safe(self.summary.view()), indent=1, default=str),
+            "metadata.json": lambda: json.dumps(_public_metadata(self.info.get("metadata") or {}), indent=1, default=str),
+        }
         try:
             os.makedirs(files, exist_ok=True)
-            with open(os.path.join(files, "config.yaml"), "w") as fh:
-                fh.write(config_yaml(self.config))
-            with open(os.path.join(files, "summary.json"), "w") as fh:
-                json.dump(_json_safe(self.summary.view()), fh, indent=1, default=str)
-            with open(os.path.join(files, "metadata.json"), "w") as fh:
-                json.dump(self.info.get("metadata") or {}, fh, indent=1, default=str)
+            for name in names:
+                tmp = os.path.join(files, f".{name}.tmp")
+                with open(tmp, "w") as fh:
+                    fh.write(content[name]())
+                os.replace(tmp, os.path.join(files, name))
         except OSError as exc:
             self.log(f"could not write run files: {exc}")
             return
-        if self.store is not None:
+        if copy and self.store is not None:
             records = []
-            for name in ("config.yaml", "summary.json", "metadata.json"):
+            for name in self.RUN_FILES:
+                if not os.path.exists(os.path.join(files, name)):
+                    continue
                 try:
                     size, md5 = copy_file(
                         os.path.join(files, name),
@@ -334,7 +374,7 @@ class RunSession:
             "config": _json_safe(self.config),
             "summary": _json_safe(self.summary.view()),
             "summary_state": _json_safe(self.summary.to_state()),
-            "metadata": info.get("metadata") or {},
+            "metadata": _public_metadata(info.get("metadata") or {}),
             "system_metrics": _json_safe(self.system_latest),
             "created_at": self.created_at,
             "heartbeat_at": time.time(),
@@ -383,6 +423,10 @@ class RunSession:
 
 def _discard(row: dict) -> None:
     pass
+
+
+def _public_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metadata.items() if k != "sys_path"}
 
 
 def _json_safe(value: Any) -> Any:

@@ -40,6 +40,7 @@ def tracker_env(tmp_path, monkeypatch):
     monkeypatch.setenv("TRACKER_RUNTIME_DIR", runtime)
     monkeypatch.setenv("TRACKER_SILENT", "1")
     monkeypatch.setenv("TRACKER_IDLE_TIMEOUT", "5")
+    monkeypatch.setenv("TRACKER_CONSOLE", "off")  # pytest captures fds itself; tests opt in
     monkeypatch.setenv("TRACKER_ENTITY", "tester")
     monkeypatch.delenv("TRACKER_PROJECT", raising=False)
     monkeypatch.delenv("TRACKER_MODE", raising=False)

@@ -149,7 +149,8 @@ def test_offline_run_killed_mid_way_syncs_as_crashed(start_script, api):
     assert proc.stdout.readline().strip() == "logged"
     proc.kill()
     proc.wait()
-    wait_until(lambda: os.path.exists(os.path.join(run_dir, "files", "summary.json")))
+    sidecar_log = os.path.join(run_dir, "logs", "sidecar.log")
+    wait_until(lambda: "closed as crashed" in open(sidecar_log).read())
     out = cli("sync", run_dir)
     assert "crashed" in out
     (r,) = api.runs("off")

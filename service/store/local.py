@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_run ON alerts (entity, project, run_id, time);
 CREATE TABLE IF NOT EXISTS files (
     entity TEXT NOT NULL, project TEXT NOT NULL, run_id TEXT NOT NULL, name TEXT NOT NULL,
-    size INTEGER, md5 TEXT, updated_at REAL, policy TEXT,
+    size INTEGER, md5 TEXT, updated_at REAL, policy TEXT, copies INTEGER DEFAULT 0,
     PRIMARY KEY (entity, project, run_id, name)
 );
 """
@@ -131,10 +131,10 @@ class LocalStore(Store):
         with db:
             for r in records:
                 db.execute(
-                    "INSERT INTO files (entity, project, run_id, name, size, md5, updated_at, policy) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity, project, run_id, name) DO UPDATE "
+                    "INSERT INTO files (entity, project, run_id, name, size, md5, updated_at, policy, copies) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (entity, project, run_id, name) DO UPDATE "
                     "SET size = excluded.size, md5 = excluded.md5, updated_at = excluded.updated_at, "
-                    "policy = excluded.policy",
+                    "policy = excluded.policy, copies = files.copies + 1",
                     (entity, project, run_id, r["name"], r.get("size"), r.get("md5"),
                      r.get("updated_at"), r.get("policy")),
                 )
@@ -142,7 +142,7 @@ class LocalStore(Store):
     def get_files(
         self, entity: str, project: str, run_id: str, names: list[str] | None = None, pattern: str | None = None
     ) -> list[dict[str, Any]]:
-        sql = "SELECT name, size, md5, updated_at, policy FROM files WHERE entity = ? AND project = ? AND run_id = ?"
+        sql = "SELECT name, size, md5, updated_at, policy, copies FROM files WHERE entity = ? AND project = ? AND run_id = ?"
         args: list[Any] = [entity, project, run_id]
         if names is not None:
             sql += f" AND name IN ({', '.join('?' for _ in names)})"
