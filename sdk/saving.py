@@ -55,3 +55,52 @@ def link(files_dir: str, name: str, source: str) -> str:
         os.unlink(dest)
     os.symlink(source, dest)
     return dest
+
+
+def _call(fn: Any, path: str, root: str) -> bool:
+    """Call an include/exclude function with (path) or (path, root), as it takes."""
+    import inspect
+
+    try:
+        params = [
+            p for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
+        two = len(params) >= 2 or any(
+            p.kind == p.VAR_POSITIONAL for p in inspect.signature(fn).parameters.values()
+        )
+    except (TypeError, ValueError):
+        two = False
+    return bool(fn(path, root) if two else fn(path))
+
+
+def is_py_or_dockerfile(path: str, root: str) -> bool:
+    name = os.path.basename(path)
+    return name.endswith(".py") or name.startswith("Dockerfile")
+
+
+def exclude_tracker_dirs(path: str, root: str) -> bool:
+    rel = os.path.relpath(path, root)
+    first = rel.split(os.sep, 1)[0]
+    return first in ("tracker", ".tracker", ".git", ".venv", "__pycache__")
+
+
+def plan_code(root: str, include_fn: Any, exclude_fn: Any, runs_dir: str) -> list[tuple[str, str]]:
+    """``[(name in files/, source)]`` of the code files under ``root`` (names ``code/<rel>``).
+
+    ``runs_dir`` (the ``tracker/`` folder of run directories) is never walked.
+    """
+    root = os.path.abspath(root)
+    runs_dir = os.path.realpath(runs_dir)
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if os.path.realpath(os.path.join(dirpath, d)) != runs_dir
+            and not _call(exclude_fn, os.path.join(dirpath, d) + os.sep, root)
+        )
+        for fname in sorted(filenames):
+            path = os.path.join(dirpath, fname)
+            if _call(include_fn, path, root) and not _call(exclude_fn, path, root):
+                out.append(("code/" + os.path.relpath(path, root).replace(os.sep, "/"), path))
+    return out

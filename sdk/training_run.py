@@ -450,6 +450,49 @@ class Run:
             self._transport.publish(encode(Kind.SAVE, self._token, self._seq, spec))
         return created
 
+    def log_code(
+        self,
+        root: str | None = ".",
+        name: str | None = None,
+        include_fn: Any = None,
+        exclude_fn: Any = None,
+    ) -> list[str] | None:
+        """Save the code under ``root`` as files of the run (``code/<path>``), copied at once.
+
+        Args:
+            root: the folder to walk.
+            name: a label for this code snapshot (kept in the run's debug log; the artifact
+                form comes with artifacts).
+            include_fn: ``f(path)`` or ``f(path, root)``; default: ``.py`` files and Dockerfiles.
+            exclude_fn: ``f(path)`` or ``f(path, root)``; default: the ``tracker/`` run
+                folders, ``.git``, ``.venv`` and ``__pycache__``.
+
+        Returns:
+            The links created under ``files/code/``, or None when nothing matched.
+        """
+        from tracker.saving import exclude_tracker_dirs, is_py_or_dockerfile, plan_code
+
+        if self._finished:
+            raise UsageError(f"run {self.id} is finished; log_code() needs an active run")
+        plan = plan_code(
+            root or ".",
+            include_fn or is_py_or_dockerfile,
+            exclude_fn or exclude_tracker_dirs,
+            os.path.dirname(self.dir),
+        )
+        if not plan:
+            return None
+        self.debug(f"log_code {name or 'source-' + self.project}: {len(plan)} files from {os.path.abspath(root or '.')}")
+        files_dir = os.path.join(self.dir, "files")
+        if self.disabled:
+            return [os.path.join(files_dir, n) for n, _ in plan]
+        created = [link(files_dir, n, src) for n, src in plan]
+        if self._transport is not None:
+            self._seq += 1
+            spec = {"policy": "now", "files": [[n, src] for n, src in plan]}
+            self._transport.publish(encode(Kind.SAVE, self._token, self._seq, spec))
+        return created
+
     def restore(
         self,
         name: str,

@@ -69,6 +69,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
                 f"    last step {r['last_step_committed']}  rows {r['rows_committed']} committed / "
                 f"{r['history_rows_exported']} exported  files pending "
                 + " ".join(f"{k}:{v}" for k, v in fp.items())
+                + f" ({r.get('files_bytes_copied', 0)} bytes copied)"
             )
             typer.echo(
                 f"    alerts {r['alerts_sent']} sent / {r['alerts_throttled']} throttled  steps dropped "
@@ -77,6 +78,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
             )
             if r.get("export_error"):
                 typer.echo(f"    export error: {r['export_error']}")
+            for err in r.get("file_errors") or []:
+                typer.echo(f"    file error: {err}")
         if not sc["runs"]:
             typer.echo("  no active runs")
     if offline:

@@ -216,9 +216,13 @@ class FileSyncer:
             if not os.path.islink(link):
                 continue
             src = self.store_path(entry.name) if self.online and entry.copies else entry.source
+            tmp = link + ".final"
             try:
-                tmp = link + ".final"
-                shutil.copyfile(src, tmp)
+                try:
+                    # the synced copy is final: a hard link is instant even for a 1 GB file
+                    os.link(src, tmp)
+                except OSError:
+                    shutil.copyfile(src, tmp)
                 os.replace(tmp, link)
             except OSError as exc:
                 self.log(f"could not replace the link {entry.name!r} by its content: {exc}")

@@ -252,3 +252,59 @@ def test_run_files_metadata_requirements_and_live_config(tracker_env, api):
     assert stored_meta["git"]["commit"] == commit
     summary = json.load(open(r.file("summary.json").path_in_store))
     assert summary["acc"] == 0.5
+
+
+def test_log_code_with_one_and_two_argument_functions(tracker_env, api):
+    root = tracker_env["root"]
+    for rel in ("train.py", "pkg/model.py", "pkg/notes.md", "cache/tmp.py", "Dockerfile", "nb.ipynb"):
+        write(os.path.join(root, rel), rel)
+    run = tracker.init(project="files")
+    created = run.log_code()
+    names = sorted(os.path.relpath(p, os.path.join(run.dir, "files")) for p in created)
+    assert names == ["code/Dockerfile", "code/cache/tmp.py", "code/pkg/model.py", "code/train.py"]
+    run.log_code(
+        root,
+        include_fn=lambda path: path.endswith(".py") or path.endswith(".ipynb"),
+        exclude_fn=lambda path, root: os.path.relpath(path, root).startswith("cache"),
+    )
+    assert run.log_code(root, include_fn=lambda p: p.endswith(".nothing")) is None
+    run.finish()
+    stored = {f.name for f in api.run(run.path).files(pattern="code/%")}
+    assert stored == {"code/Dockerfile", "code/cache/tmp.py", "code/pkg/model.py", "code/train.py", "code/nb.ipynb"}
+    assert open(api.run(run.path).file("code/pkg/model.py").path_in_store).read() == "pkg/model.py"
+
+
+def test_a_1gb_file_is_copied_in_chunks_while_another_run_logs(tracker_env, api, start_script):
+    import json
+
+    from tracker.runtime import sidecar_paths
+
+    big = os.path.join(tracker_env["root"], "big.bin")
+    with open(big, "wb") as fh:
+        fh.truncate(1 << 30)  # sparse: cheap to make, a real gigabyte to read and copy
+    run = tracker.init(project="files")
+    pid = json.load(open(sidecar_paths(tracker_env["store"]).info))["pid"]
+    run.save(big, base_path=tracker_env["root"], policy="now")
+    other = start_script(
+        """
+        import tracker
+        run = tracker.init(project="files")
+        for i in range(20000):
+            run.log({"i": i})
+        run.finish()
+        print(run.path)
+        """
+    )
+    out, err = other.communicate(timeout=120)
+    assert other.returncode == 0, err
+    assert api.run(out.split()[0]).lastHistoryStep == 19999
+    run.finish()
+    f = api.run(run.path).file("big.bin")
+    assert f.size == 1 << 30
+    with open(f"/proc/{pid}/status") as fh:
+        peak_mb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024
+    assert peak_mb < 400  # the gigabyte never sat in the sidecar's memory
+    local = os.path.join(run.dir, "files", "big.bin")
+    assert not os.path.islink(local) and os.path.getsize(local) == 1 << 30
+    for path in (f.path_in_store, local, big):
+        os.unlink(path)
