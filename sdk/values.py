@@ -100,41 +100,58 @@ def _list_item(name: str, index: int, value: Any) -> Any:
 
 
 def _array_like(name: str, value: Any) -> Any:
-    # numpy scalars, numpy arrays and framework tensors all expose .tolist() after a copy to
-    # the host; torch needs .detach().cpu() first.
+    # numpy scalars and arrays and framework tensors all have .tolist(); torch tensors are
+    # detached and moved to the host first. numpy is never required.
     obj = value
     for attr in ("detach", "cpu"):
         fn = getattr(obj, attr, None)
         if callable(fn):
             obj = fn()
-    numpy_fn = getattr(obj, "numpy", None)
-    if callable(numpy_fn) and not type(obj).__module__.startswith("numpy"):
-        obj = numpy_fn()
-    size = getattr(obj, "size", None)
     tolist = getattr(obj, "tolist", None)
     if tolist is None:
         raise ValueError(f"log() value for key {name!r} has unsupported type {type(value).__name__}")
-    if size is None or size == 1 or getattr(obj, "ndim", 1) == 0:
-        item = tolist()
-        while isinstance(item, list) and len(item) == 1:
-            item = item[0]
-        return normalize(name, item) if not isinstance(item, (float, int, bool, str)) else item
+    numel = getattr(obj, "numel", None)
+    size = numel() if callable(numel) else getattr(obj, "size", None)
+    items = tolist()
+    if not isinstance(items, list):
+        return normalize(name, items) if not isinstance(items, (float, int, bool, str)) else items
+    flat = _flatten_list(items)
+    if size is None:
+        size = len(flat)
+    if size == 1:
+        return _list_item(name, 0, flat[0])
     if size <= MAX_LIST:
-        flat = obj.reshape(-1).tolist() if hasattr(obj, "reshape") else tolist()
         return [_list_item(name, i, v) for i, v in enumerate(flat)]
-    return histogram(name, obj)
+    return histogram(name, flat)
 
 
-def histogram(name: str, array: Any, bins: int = 64) -> dict[str, Any]:
+def _flatten_list(items: list) -> list:
+    out: list = []
+    stack = [items]
+    while stack:
+        cur = stack.pop()
+        for v in reversed(cur):
+            if isinstance(v, list):
+                stack.append(v)
+            else:
+                out.append(v)
+    out.reverse()
+    return out
+
+
+def histogram(name: str, values: list, bins: int = 64) -> dict[str, Any]:
     """A W&B-style histogram cell for a large array (§10): counts over ``bins`` even bins."""
-    import numpy as np  # only when a big array is logged
-
-    data = np.asarray(array, dtype="float64").reshape(-1)
-    data = data[np.isfinite(data)]
-    if data.size == 0:
+    data = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not data:
         return {"_type": "histogram", "values": [], "bins": []}
-    counts, edges = np.histogram(data, bins=bins)
-    return {"_type": "histogram", "values": counts.tolist(), "bins": edges.tolist()}
+    lo, hi = min(data), max(data)
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    width = (hi - lo) / bins
+    counts = [0] * bins
+    for v in data:
+        counts[min(int((v - lo) / width), bins - 1)] += 1
+    return {"_type": "histogram", "values": counts, "bins": [lo + i * width for i in range(bins + 1)]}
 
 
 def is_number(value: Any) -> bool:
