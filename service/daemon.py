@@ -96,14 +96,21 @@ class Sidecar:
                     except ValueError:
                         self.rejected["malformed"] += 1
                         continue
-                    self.handle_batch(ident, data)
+                    try:
+                        self.handle_batch(ident, data)
+                    except Exception:  # never let one batch stop the loop
+                        self.rejected["failed"] += 1
+                        log.exception("a batch could not be handled")
                 self.last_activity = time.monotonic()
             else:
                 self.flush_txlogs()
             now = time.monotonic()
             if now >= next_housekeeping or self.stopping:
                 self.flush_txlogs()
-                self.housekeeping(now)
+                try:
+                    self.housekeeping(now)
+                except Exception:
+                    log.exception("housekeeping failed; retrying on the next tick")
                 next_housekeeping = now + HOUSEKEEPING_PERIOD
                 if self.should_exit(now) and not sock.poll(0, zmq.POLLIN):
                     return
@@ -333,31 +340,38 @@ class Sidecar:
         if check_liveness:
             self._last_liveness = now
         for sess in list(self.sessions.values()):
-            for writer in sess.writers():
-                writer.retry(now)
-                if writer.due(now):
-                    writer.cut()
-            sess.refresh_run_files()
-            sess.files.tick(now)
-            if sess.finishing is not None:
-                if sess.poll_finish():
-                    self._closed(sess)
-                continue
-            if self.stopping:
-                sess.begin_finish("preempted" if sess.preempting else "crashed", None)
-                sess.log("sidecar stopping: run closed before its process finished it")
-                continue
-            if check_liveness and not sess.process_alive():
-                state = "preempted" if sess.preempting else "crashed"
-                sess.log(f"training process {sess.pid} is gone without finishing: {state}")
-                sess.begin_finish(state, None)
-                continue
-            sess.write_catalogue()
+            try:
+                self._tend(sess, now, check_liveness)
+            except Exception as exc:  # one run's trouble must not stall the others
+                sess.log(f"housekeeping error: {exc!r}")
+                log.exception("housekeeping of %s failed", sess.run_id)
         mark_t, mark_n = self._rate_mark
         if now - mark_t >= 1.0:
             total = sum(s.records for s in self.sessions.values()) + self._closed_records
             self.rate = (total - mark_n) / (now - mark_t)
             self._rate_mark = (now, total)
+
+    def _tend(self, sess: RunSession, now: float, check_liveness: bool) -> None:
+        for writer in sess.writers():
+            writer.retry(now)
+            if writer.due(now):
+                writer.cut()
+        sess.refresh_run_files()
+        sess.files.tick(now)
+        if sess.finishing is not None:
+            if sess.poll_finish():
+                self._closed(sess)
+            return
+        if self.stopping:
+            sess.begin_finish("preempted" if sess.preempting else "crashed", None)
+            sess.log("sidecar stopping: run closed before its process finished it")
+            return
+        if check_liveness and not sess.process_alive():
+            state = "preempted" if sess.preempting else "crashed"
+            sess.log(f"training process {sess.pid} is gone without finishing: {state}")
+            sess.begin_finish(state, None)
+            return
+        sess.write_catalogue()
 
     def _closed(self, sess: RunSession) -> None:
         self._closed_records += sess.records

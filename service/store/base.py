@@ -73,7 +73,7 @@ class Store(abc.ABC):
     # -- blobs -----------------------------------------------------------------------------
     @abc.abstractmethod
     def blob_path(self, entity: str, project: str, run_id: str, *parts: str) -> str:
-        """A local path to write a run's blob to (history part, file)."""
+        """A local path for a run's blob (history part, file); the writer creates its folder."""
 
     @abc.abstractmethod
     def list_blobs(self, entity: str, project: str, run_id: str, folder: str) -> list[str]:

@@ -174,9 +174,7 @@ class LocalStore(Store):
         return os.path.join(self.root, "runs", entity, project, run_id)
 
     def blob_path(self, entity: str, project: str, run_id: str, *parts: str) -> str:
-        path = os.path.join(self._run_root(entity, project, run_id), *parts)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return path
+        return os.path.join(self._run_root(entity, project, run_id), *parts)
 
     def list_blobs(self, entity: str, project: str, run_id: str, folder: str) -> list[str]:
         base = os.path.join(self._run_root(entity, project, run_id), folder)

@@ -1,0 +1,141 @@
+"""Nothing is lost (§6, §4.7): crashes, torn logs, oversized input, resume, an unwritable store."""
+
+import json
+import os
+import signal
+import time
+
+import zmq
+
+import tracker
+from conftest import wait_until
+from test_cli_and_sync import cli
+
+
+def test_killed_training_process_gets_its_end_files_copied(start_script, api, tracker_env):
+    ckpt = os.path.join(tracker_env["root"], "ckpt.txt")
+    proc = start_script(
+        f"""
+        import time, tracker
+        run = tracker.init(project="res")
+        open({ckpt!r}, "w").write("final weights")
+        run.save({ckpt!r}, base_path={os.path.dirname(ckpt)!r}, policy="end")
+        for i in range(1000):
+            run.log({{"i": i}})
+        run.status()
+        print(run.path, flush=True)
+        time.sleep(60)
+        """
+    )
+    path = proc.stdout.readline().split()[0]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    r = api.run(path)
+    assert r.wait_until_finished(timeout=15) == "crashed"
+    assert open(r.file("ckpt.txt").path_in_store).read() == "final weights"
+    assert r.lastHistoryStep == 999
+
+
+def test_resume_after_a_crash_continues_and_reads_as_one(start_script, api):
+    proc = start_script(
+        """
+        import time, tracker
+        run = tracker.init(project="res", id="crashy1", config={"lr": 0.1})
+        for i in range(500):
+            run.log({"i": i})
+        run.status()
+        print("ok", flush=True)
+        time.sleep(60)
+        """
+    )
+    assert proc.stdout.readline().strip() == "ok"
+    proc.kill()
+    proc.wait()
+    r = api.run("res/crashy1")
+    assert r.wait_until_finished(timeout=15) == "crashed"
+    run = tracker.init(project="res", id="crashy1", resume="allow")
+    assert run.resumed and run.starting_step == 500 and run.config["lr"] == 0.1
+    for i in range(500, 800):
+        run.log({"i": i})
+    run.finish()
+    r = api.run("res/crashy1")
+    assert r.state == "finished"
+    assert [row["i"] for row in r.scan_history()] == list(range(800))
+    assert [row["_step"] for row in r.scan_history()] == list(range(800))
+    runtimes = [row["_runtime"] for row in r.scan_history(keys=["i", "_runtime"])]
+    assert runtimes == sorted(runtimes)  # the second segment's clock continues the first's
+
+
+def test_torn_and_corrupted_transaction_log_syncs_every_intact_record(run_script, api):
+    proc = run_script(
+        """
+        import tracker
+        run = tracker.init(project="res", mode="offline")
+        for i in range(3000):
+            run.log({"i": i})
+            if i % 500 == 0:
+                run.status()   # forces separate frames
+        run.finish()
+        print(run.dir)
+        """,
+        check=True,
+    )
+    run_dir = proc.stdout.split()[-1]
+    (trk,) = [f for f in os.listdir(run_dir) if f.endswith(".trk")]
+    path = os.path.join(run_dir, trk)
+    data = bytearray(open(path, "rb").read())
+    frame_starts = []
+    pos = 8
+    while pos < len(data):
+        frame_starts.append(pos)
+        pos += 8 + int.from_bytes(data[pos : pos + 4], "little")
+    victim = frame_starts[len(frame_starts) // 2]
+    data[victim + 8 + 5] ^= 0xFF  # flip a byte inside a middle frame's payload
+    cut = frame_starts[-1] + 10  # tear the last frame (the finish)
+    open(path, "wb").write(bytes(data[:cut]))
+    out = cli("sync", run_dir)
+    assert "damaged record(s) skipped" in out and "checksum mismatch" in out and "torn" in out
+    (r,) = api.runs("res")
+    values = [row["i"] for row in r.scan_history()]
+    assert r.state == "crashed"  # its finish record was in the torn tail
+    assert len(values) < 3000 and values == sorted(values)
+    assert values[0] == 0 and values[-1] == 2999 or len(values) > 2000
+
+
+def test_oversized_messages_are_refused_and_counted(tracker_env, api):
+    from tracker.proto.messages import encode_log
+    from tracker.runtime import sidecar_paths
+    from tracker.service.control import sidecar_statuses
+
+    run = tracker.init(project="res", settings={"max_message_bytes": 1_000_000})
+    run.log({"a": 1})
+    run.status()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.connect(sidecar_paths(tracker_env["store"]).endpoint)
+    sock.send(encode_log(run._token, 99, None, True, 0.0, {"huge": "x" * (70 * 1024 * 1024)}))
+    sock.close(linger=5000)
+    wait_until(lambda: sidecar_statuses()[0]["rejected"].get("oversized") == 1, timeout=30)
+    run.log({"a": 2})
+    run.finish()
+    assert [row["a"] for row in api.run(run.path).scan_history()] == [1, 2]
+
+
+def test_unwritable_store_keeps_everything_and_recovers(tracker_env, api):
+    run = tracker.init(project="res")
+    folder = os.path.join(tracker_env["store"], "runs", "tester", "res", run.id)
+    os.makedirs(folder, exist_ok=True)
+    blocker = os.path.join(folder, "history")
+    open(blocker, "w").close()  # a file where the history folder must go: every write fails
+    for i in range(25_000):
+        run.log({"i": i})
+    from tracker.service.control import sidecar_statuses
+
+    wait_until(lambda: sidecar_statuses()[0]["runs"][0].get("export_error"), timeout=20)
+    entry = sidecar_statuses()[0]["runs"][0]
+    assert "failed" in entry["export_error"] and entry["rows_committed"] == 25_000
+    assert "will retry" in open(os.path.join(run.dir, "logs", "sidecar.log")).read()
+    os.unlink(blocker)  # space is back
+    run.finish()
+    r = api.run(run.path)
+    assert [row["i"] for row in r.scan_history()] == list(range(25_000))
+    assert len(list(r.beta_scan_history())) == 25_000
