@@ -34,6 +34,7 @@ class ReadReport:
 
     frames: int = 0
     dropped: int = 0
+    end: int = 0  # offset just past the last intact frame
     damaged: list[tuple[int, str]] = field(default_factory=list)  # (offset, reason)
 
 
@@ -50,6 +51,7 @@ def read_frames(fh: BinaryIO, report: ReadReport | None = None) -> Iterator[byte
         report.damaged.append((0, "missing header"))
         return
     pos = len(HEADER)
+    report.end = pos
     end = len(data)
     while pos < end:
         if end - pos < _HEAD.size:
@@ -74,8 +76,9 @@ def read_frames(fh: BinaryIO, report: ReadReport | None = None) -> Iterator[byte
             pos = start + length
             continue
         report.frames += 1
-        yield payload
         pos = start + length
+        report.end = pos
+        yield payload
 
 
 def _resync(data: bytes, pos: int) -> int | None:

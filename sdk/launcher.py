@@ -45,61 +45,56 @@ def spawn_sidecar(paths: SidecarPaths, idle_timeout: float) -> subprocess.Popen:
 
 
 class Connection:
-    """A transport to the sidecar of one store, respawning the sidecar when it is gone."""
+    """The transport to the sidecar of one store; starts the sidecar, and a new one if it dies."""
 
-    def __init__(self, store: str, idle_timeout: float) -> None:
+    def __init__(self, store: str, idle_timeout: float, max_queue_bytes: int) -> None:
         self.paths = sidecar_paths(store)
         self.idle_timeout = idle_timeout
         self.proc: subprocess.Popen | None = None
-        self.transport = self._connect()
-
-    def _connect(self) -> Transport:
         if not sidecar_alive(self.paths):
-            self.proc = spawn_sidecar(self.paths, self.idle_timeout)
+            self._spawn()
         transport = state.transport_for(self.paths.endpoint)
         if transport is None:
-            transport = Transport(self.paths.endpoint)
+            transport = Transport(
+                self.paths.endpoint, respawn=self._spawn, alive=self._alive, max_queue_bytes=max_queue_bytes
+            )
             state.remember_transport(self.paths.endpoint, transport)
-        return transport
+        self.transport = transport
 
-    def request(self, encode: Any, timeout: float) -> Any:
-        """Send a request built by ``encode(request_id)`` and wait for the answer.
+    def _spawn(self) -> None:
+        if not sidecar_alive(self.paths):
+            self.proc = spawn_sidecar(self.paths, self.idle_timeout)
 
-        While waiting, checks that a sidecar is alive; if it died (or exited idle just as the
-        request was sent) a new one is spawned and the request sent again.
-
-        Raises:
-            CommError: no answer within ``timeout``; the message says why.
-            Error: the sidecar refused the request.
-        """
-        deadline = time.monotonic() + timeout
-        transport = self.transport
-        while True:
-            rid = transport.next_request_id()
-            payload = encode(rid)
-            try:
-                return transport.deliver_wait(rid, payload, deadline, self._still_there)
-            except _SidecarGone:
-                state.forget_transport(self.paths.endpoint)
-                self.transport = transport = self._connect()
-
-    def _still_there(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            if self.proc.returncode != 0:
-                raise CommError(
-                    f"the tracker sidecar exited with code {self.proc.returncode} while "
-                    f"starting; its output:\n{_tail(self.paths.log)}"
-                )
-            self.proc = None  # lost a spawn race to another process's sidecar: fine
+    def _alive(self) -> bool:
+        """A sidecar holds the lock, or the one we spawned is still starting."""
         if sidecar_alive(self.paths):
             return True
-        if self.proc is not None:
-            return True  # still starting
-        raise _SidecarGone()
+        return self.proc is not None and self.proc.poll() is None
 
+    def request(self, encode: Any, timeout: float, token: int = 0, seq: int = 0) -> Any:
+        """Send a request built by ``encode(request_id)`` and wait for the answer.
 
-class _SidecarGone(Exception):
-    pass
+        A sidecar that dies meanwhile is replaced by the transport, which sends the request
+        again; the wait goes on until ``timeout``.
+
+        Raises:
+            CommError: no answer within ``timeout``, or the sidecar failed to start.
+            Error: the sidecar refused the request.
+        """
+        transport = self.transport
+        rid = transport.next_request_id()
+        return transport.deliver_wait(
+            rid, encode(rid), time.monotonic() + timeout, self._check_start, token, seq
+        )
+
+    def _check_start(self) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is not None and proc.returncode != 0:
+            self.proc = None
+            raise CommError(
+                f"the tracker sidecar exited with code {proc.returncode} while "
+                f"starting; its output:\n{_tail(self.paths.log)}"
+            )
 
 
 def _tail(path: str, limit: int = 4000) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import secrets
 import sys
 import time
 from collections.abc import Mapping
@@ -140,8 +141,11 @@ def init(
 
     from tracker.launcher import Connection
 
-    conn = Connection(default_store(), resolved.idle_timeout)
+    conn = Connection(default_store(), resolved.idle_timeout, resolved.max_queue_bytes)
+    # The run's handle on the wire is chosen here, so records stay valid for a new sidecar.
+    info["token"] = secrets.randbits(62) | 1
     reply = conn.request(lambda rid: encode(Kind.INIT, rid, info), _INIT_TIMEOUT)
+    conn.transport.register_run(info["token"], info)
     for key in ("name", "notes", "tags", "group", "job_type", "start_time"):
         if key in reply:
             info[key] = reply[key]

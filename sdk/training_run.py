@@ -111,9 +111,12 @@ class Run:
         except OSError as exc:
             self.debug(f"console capture unavailable: {exc}")
             return
+        self._send(Kind.SAVE, {"policy": "live", "files": [["output.log", path]]})
+
+    def _send(self, kind: Kind, *fields: Any) -> None:
+        """Publish a persisted record of this run with the next sequence number."""
         self._seq += 1
-        spec = {"policy": "live", "files": [["output.log", path]]}
-        self._transport.publish(encode(Kind.SAVE, self._token, self._seq, spec))
+        self._transport.publish(encode(kind, self._token, self._seq, *fields), self._token, self._seq)
 
     def debug(self, text: str) -> None:
         """Append a line to the run's ``logs/debug.log`` (the SDK's side of the story)."""
@@ -308,7 +311,7 @@ class Run:
             if len(payload) > self._max_message:
                 self._seq -= 1
                 raise ValueError(_too_big(payload, flat, self._max_message))
-            self._transport.publish(payload)
+            self._transport.publish(payload, self._token, self._seq)
         if do_commit:
             self._step += 1
 
@@ -341,8 +344,7 @@ class Run:
             for key in removed:
                 self._local_summary.pop(key, None)
             return
-        self._seq += 1
-        self._transport.publish(encode(Kind.SUMMARY, self._token, self._seq, changes, removed))
+        self._send(Kind.SUMMARY, changes, removed)
 
     def _send_config(self, changes: dict) -> None:
         if self._finished:
@@ -351,16 +353,14 @@ class Run:
             _plain(key, value)
         if self._transport is None:
             return
-        self._seq += 1
-        self._transport.publish(encode(Kind.CONFIG, self._token, self._seq, changes))
+        self._send(Kind.CONFIG, changes)
 
     def _update_run(self, **changes: Any) -> None:
         if self._finished:
             raise UsageError(f"run {self.id} is finished")
         self._info.update(changes)
         if self._transport is not None:
-            self._seq += 1
-            self._transport.publish(encode(Kind.RUN_UPDATE, self._token, self._seq, changes))
+            self._send(Kind.RUN_UPDATE, changes)
 
     def define_metric(
         self,
@@ -396,7 +396,10 @@ class Run:
         if self._conn is not None:
             self._seq += 1
             seq = self._seq
-            reply = self._request(lambda rid: encode(Kind.DEFINE_METRIC, rid, self._token, seq, spec))
+            reply = self._conn.request(
+                lambda rid: encode(Kind.DEFINE_METRIC, rid, self._token, seq, spec),
+                _CONTROL_TIMEOUT, self._token, seq,
+            )
             spec = reply["metric"]
         metric = Metric(
             name=spec["name"],
@@ -445,9 +448,7 @@ class Run:
             return [os.path.join(files_dir, name) for name, _ in plan]
         created = [link(files_dir, name, source) for name, source in plan]
         if plan and self._transport is not None:
-            self._seq += 1
-            spec = {"policy": policy, "files": [[name, source] for name, source in plan]}
-            self._transport.publish(encode(Kind.SAVE, self._token, self._seq, spec))
+            self._send(Kind.SAVE, {"policy": policy, "files": [[name, source] for name, source in plan]})
         return created
 
     def log_code(
@@ -488,9 +489,7 @@ class Run:
             return [os.path.join(files_dir, n) for n, _ in plan]
         created = [link(files_dir, n, src) for n, src in plan]
         if self._transport is not None:
-            self._seq += 1
-            spec = {"policy": "now", "files": [[n, src] for n, src in plan]}
-            self._transport.publish(encode(Kind.SAVE, self._token, self._seq, spec))
+            self._send(Kind.SAVE, {"policy": "now", "files": [[n, src] for n, src in plan]})
         return created
 
     def restore(
@@ -551,8 +550,7 @@ class Run:
             self._alerts_delivered[spec["title"]] = spec["ts"]
             self._print(f"tracker: alert [{spec['level']}] {spec['title']}: {spec['text']}")
         if self._transport is not None:
-            self._seq += 1
-            self._transport.publish(encode(Kind.ALERT, self._token, self._seq, spec))
+            self._send(Kind.ALERT, spec)
 
     # -- lifecycle -------------------------------------------------------------------------
     def status(self) -> RunStatus:
@@ -573,8 +571,7 @@ class Run:
         if self._finished:
             raise UsageError(f"run {self.id} is finished")
         if self._transport is not None:
-            self._seq += 1
-            self._transport.publish(encode(Kind.PREEMPTING, self._token, self._seq))
+            self._send(Kind.PREEMPTING)
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Finish the run: wait until the sidecar has persisted and exported everything.
@@ -597,6 +594,7 @@ class Run:
                     self._console = None
                 if self._conn is not None:
                     reply = self._finish_remote(exit_code)
+                    self._transport.forget_run(self._token)
                     self.debug(f"finished: {reply.get('state')} with {reply.get('rows')} rows")
                     self._final_summary = reply.get("summary", {})
                     if not (quiet or self._settings.silent):
@@ -618,8 +616,9 @@ class Run:
         if not self._settings.silent:
             threading.Thread(target=self._progress, args=(done,), daemon=True).start()
         try:
-            return self._request(
-                lambda rid: encode(Kind.FINISH, rid, self._token, seq, exit_code), _FINISH_TIMEOUT
+            return self._conn.request(
+                lambda rid: encode(Kind.FINISH, rid, self._token, seq, exit_code),
+                _FINISH_TIMEOUT, self._token, seq,
             )
         finally:
             done.set()

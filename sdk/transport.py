@@ -3,12 +3,21 @@
 ``publish`` is fire-and-forget (all ``log`` traffic): the encoded record is appended to a
 batch in memory and handed to ZeroMQ in batches, by the caller when a batch fills and by a
 flusher thread every few milliseconds otherwise, so a record never waits long in this
-process. A send never blocks: when ZeroMQ's queue is full the batch waits in a local
-backlog that later sends drain first. Nothing is ever dropped.
+process. A send never blocks and nothing is ever dropped:
+
+- every batch stays in a replay buffer until the sidecar acknowledges (per run, by sequence
+  number) that it is in the run's transaction log;
+- when the unacknowledged batches reach ``max_queue_bytes`` (a paused sidecar, say), newer
+  batches go to a spill file in the run directory instead of memory, and are read back in
+  order once the sidecar catches up;
+- the flusher checks twice a second that the sidecar still holds its lock; when it died it
+  starts a new one, re-registers every run of this process (the new sidecar rebuilds each
+  from its transaction log and says which sequence number it has), and sends again every
+  batch that was not acknowledged. The sidecar skips what its log already holds.
 
 ``deliver`` sends a request on the same socket (so it is ordered after every record
-published before it) and waits for the answer with a deadline; the answer is matched by
-request id, and a timeout raises :class:`tracker.errors.CommError`.
+published before it) and waits for the answer, matched by request id, with a deadline; the
+request is part of the replay buffer too, so a sidecar death while waiting is survived.
 
 One DEALER socket per process and sidecar; a forked child gets its own (the pid is checked).
 """
@@ -25,102 +34,305 @@ from typing import Any, Callable
 import zmq
 
 from tracker.errors import CommError, Error
+from tracker.proto import frames
 from tracker.proto import messages as proto
 
 _BATCH_BYTES = 64 * 1024
 _BATCH_RECORDS = 512
 _FLUSH_PERIOD = 0.005
-_SEND_HWM = 20_000
+_LIVENESS_PERIOD = 0.5
+_SEND_HWM = 1000
+_REATTACH_TIMEOUT = 120.0
+DEFAULT_MAX_QUEUE = 256 * 1024 * 1024
+
+
+class _Batch:
+    """Encoded records sent as one ZeroMQ message, with what acknowledges them."""
+
+    __slots__ = ("data", "marks", "rids")
+
+    def __init__(self, data: bytes, marks: dict[int, int], rids: set[int]) -> None:
+        self.data = data
+        self.marks = marks  # token -> highest sequence number in the batch
+        self.rids = rids  # request ids in the batch still waiting for an answer
+
+
+class _Spill:
+    """A FIFO of batches on disk (framed like the transaction log)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fh = open(path, "w+b")
+        self._fh.write(frames.HEADER)
+        self._read_pos = len(frames.HEADER)
+        self.count = 0
+        self.bytes = 0
+
+    def push(self, batch: _Batch) -> None:
+        payload = proto.pack_value([batch.data, list(batch.marks.items()), sorted(batch.rids)])
+        self._fh.seek(0, os.SEEK_END)
+        self._fh.write(frames.frame(payload))
+        self.count += 1
+        self.bytes += len(batch.data)
+
+    def pop(self) -> _Batch:
+        self._fh.flush()
+        self._fh.seek(self._read_pos)
+        head = self._fh.read(8)
+        length = int.from_bytes(head[:4], "little")
+        payload = self._fh.read(length)
+        self._read_pos += 8 + length
+        data, marks, rids = proto.unpack_value(payload)
+        self.count -= 1
+        self.bytes -= len(data)
+        return _Batch(data, dict(marks), set(rids))
+
+    def close(self) -> None:
+        self._fh.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
 
 
 class Transport:
     """A connection from this process to one sidecar endpoint."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        respawn: Callable[[], None] | None = None,
+        alive: Callable[[], bool] | None = None,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE,
+    ) -> None:
         self.endpoint = endpoint
         self.pid = os.getpid()
+        self.max_queue_bytes = max_queue_bytes
+        self._respawn = respawn
+        self._alive = alive
         self._ctx = zmq.Context.instance()
+        self._sock = self._new_socket()
+        self._lock = threading.Lock()
+        self._batch: list[bytes] = []
+        self._batch_bytes = 0
+        self._marks: dict[int, int] = {}
+        self._rids: set[int] = set()
+        self._sent: deque[_Batch] = deque()  # in ZeroMQ's hands, not yet acknowledged
+        self._backlog: deque[_Batch] = deque()  # not yet taken by ZeroMQ
+        self._memory = 0  # bytes in _sent and _backlog
+        self._spill: _Spill | None = None
+        self.spill_dir: str | None = None
+        self.spilled_batches = 0
+        self._acked: dict[int, int] = {}
+        self._replies: dict[int, tuple[bool, Any]] = {}
+        self._answered: set[int] = set()  # request ids answered (or given up on)
+        self.last_error: str | None = None
+        self._runs: dict[int, dict] = {}  # token -> run info, to re-register after a respawn
+        self._ids = itertools.count(1)
+        self._closed = False
+        self.recoveries = 0
+        self.last_recovery_s: float | None = None
+        self._next_liveness = time.monotonic() + _LIVENESS_PERIOD
+        self._wake = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, name="tracker-flush", daemon=True)
+        self._flusher.start()
+
+    def _new_socket(self) -> zmq.Socket:
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 5000)
         sock.setsockopt(zmq.SNDHWM, _SEND_HWM)
         sock.setsockopt(zmq.RCVHWM, 0)
         sock.setsockopt(zmq.RECONNECT_IVL, 10)
-        sock.connect(endpoint)
-        self._sock = sock
-        self._lock = threading.Lock()
-        self._batch: list[bytes] = []
-        self._batch_bytes = 0
-        self._backlog: deque[bytes] = deque()
-        self.backlog_bytes = 0
-        self._ids = itertools.count(1)
-        self._closed = False
-        self._wake = threading.Event()
-        self._flusher = threading.Thread(target=self._flush_loop, name="tracker-flush", daemon=True)
-        self._flusher.start()
+        sock.connect(self.endpoint)
+        return sock
+
+    # -- runs ------------------------------------------------------------------------------
+    def register_run(self, token: int, info: dict, seq: int = 0) -> None:
+        """Remember a run so that a new sidecar can be told about it after a respawn."""
+        with self._lock:
+            self._runs[token] = info
+            self._acked.setdefault(token, seq)
+            self.spill_dir = os.path.join(info["dir"], "logs")
+
+    def forget_run(self, token: int) -> None:
+        with self._lock:
+            self._runs.pop(token, None)
 
     # -- publish ---------------------------------------------------------------------------
-    def publish(self, record: bytes) -> None:
+    def publish(self, record: bytes, token: int = 0, seq: int = 0, rid: int = 0) -> None:
         """Queue one encoded record for the sidecar; never blocks, never drops."""
         with self._lock:
-            batch = self._batch
-            batch.append(record)
+            self._batch.append(record)
             self._batch_bytes += len(record)
-            if self._batch_bytes >= _BATCH_BYTES or len(batch) >= _BATCH_RECORDS:
+            if token:
+                self._marks[token] = seq
+            if rid:
+                self._rids.add(rid)
+            if self._batch_bytes >= _BATCH_BYTES or len(self._batch) >= _BATCH_RECORDS:
                 self._flush_locked()
 
     def _flush_locked(self) -> None:
         if self._batch:
-            data = b"".join(self._batch)
+            batch = _Batch(b"".join(self._batch), self._marks, self._rids)
             self._batch = []
             self._batch_bytes = 0
-            if self._backlog:
-                self._backlog.append(data)
-                self.backlog_bytes += len(data)
+            self._marks = {}
+            self._rids = set()
+            if self._spill is not None or self._memory + len(batch.data) > self.max_queue_bytes:
+                self._spill_batch(batch)
             else:
-                self._send_or_keep(data)
-        self._drain_locked()
+                self._backlog.append(batch)
+                self._memory += len(batch.data)
+        self._pump_locked()
 
-    def _send_or_keep(self, data: bytes) -> bool:
-        try:
-            self._sock.send(data, zmq.NOBLOCK, copy=False)
-            return True
-        except zmq.Again:
-            self._backlog.append(data)
-            self.backlog_bytes += len(data)
-            return False
+    def _spill_batch(self, batch: _Batch) -> None:
+        if self._spill is None:
+            folder = self.spill_dir or "."
+            self._spill = _Spill(os.path.join(folder, f"spill-{os.getpid()}.trkq"))
+        self._spill.push(batch)
+        self.spilled_batches += 1
 
-    def _drain_locked(self) -> None:
-        backlog = self._backlog
-        while backlog:
-            data = backlog[0]
-            try:
-                self._sock.send(data, zmq.NOBLOCK, copy=False)
-            except zmq.Again:
+    def _pump_locked(self) -> None:
+        """Receive answers and acks, send what ZeroMQ takes, refill memory from the spill."""
+        self._receive_locked()
+        while True:
+            backlog = self._backlog
+            while backlog:
+                batch = backlog[0]
+                try:
+                    self._sock.send(batch.data, zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    return
+                backlog.popleft()
+                self._sent.append(batch)
+            spill = self._spill
+            if spill is None:
                 return
-            backlog.popleft()
-            self.backlog_bytes -= len(data)
+            moved = False
+            while spill.count and self._memory < self.max_queue_bytes // 2:
+                batch = spill.pop()
+                self._backlog.append(batch)
+                self._memory += len(batch.data)
+                moved = True
+            if not spill.count:
+                spill.close()
+                self._spill = None
+            if not moved:
+                return
+
+    def _receive_locked(self) -> None:
+        sock = self._sock
+        while True:
+            try:
+                raw = sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            try:
+                rid, ok, body = proto.decode_reply(raw)
+            except proto.ProtoError:
+                continue
+            if rid == 0 and isinstance(body, dict) and "ack" in body:
+                for token, seq in body["ack"]:
+                    if seq > self._acked.get(token, 0):
+                        self._acked[token] = seq
+            else:
+                self._replies[rid] = (ok, body)
+                self._answered.add(rid)
+        self._release_acked_locked()
+
+    def _release_acked_locked(self) -> None:
+        sent, acked, answered = self._sent, self._acked, self._answered
+        while sent:
+            batch = sent[0]
+            if any(seq > acked.get(token, 0) for token, seq in batch.marks.items()):
+                return
+            if batch.rids:
+                if not batch.rids <= answered:
+                    return  # a request still waiting for its answer: it may have to go again
+                answered -= batch.rids
+            sent.popleft()
+            self._memory -= len(batch.data)
 
     def _flush_loop(self) -> None:
         while not self._closed:
             self._wake.wait(_FLUSH_PERIOD)
             if self._closed:
                 return
-            if self._batch or self._backlog:
-                with self._lock:
-                    if not self._closed:
-                        self._flush_locked()
+            with self._lock:
+                if self._closed:
+                    return
+                self._flush_locked()
+            now = time.monotonic()
+            if now >= self._next_liveness:
+                self._next_liveness = now + _LIVENESS_PERIOD
+                self._check_sidecar()
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes not yet acknowledged by the sidecar (memory and spill)."""
+        return self._memory + (self._spill.bytes if self._spill else 0) + self._batch_bytes
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Hand every queued record to ZeroMQ, waiting up to ``timeout`` if its queue is full."""
+        """Hand every queued record to ZeroMQ (waiting up to ``timeout`` if it is full)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
                 self._flush_locked()
-                if not self._backlog:
+                if not self._backlog and self._spill is None:
                     return True
             if deadline is not None and time.monotonic() > deadline:
                 return False
             time.sleep(0.001)
+
+    # -- sidecar death ---------------------------------------------------------------------
+    def _check_sidecar(self) -> None:
+        if self._alive is None or self._respawn is None or self._alive():
+            return
+        started = time.monotonic()
+        try:
+            self._recover()
+        except Exception as exc:  # keep everything buffered; try again on the next check
+            self.last_error = f"sidecar recovery failed: {exc}"
+            return
+        self.recoveries += 1
+        self.last_recovery_s = time.monotonic() - started
+
+    def _recover(self) -> None:
+        """Start a new sidecar, re-register every run, send again what was not acknowledged."""
+        self._respawn()
+        with self._lock:
+            old, self._sock = self._sock, self._new_socket()
+            old.close(linger=0)
+            runs = dict(self._runs)
+        deadline = time.monotonic() + _REATTACH_TIMEOUT
+        for token, info in runs.items():
+            rid = self.next_request_id()
+            request = proto.encode(proto.Kind.INIT, rid, {**info, "reattach": True, "token": token})
+            with self._lock:
+                self._sock.send(request)
+            body = self._wait_reply(rid, deadline)
+            with self._lock:
+                seq = int(body.get("last_seq", 0))
+                if seq > self._acked.get(token, 0):
+                    self._acked[token] = seq
+        with self._lock:
+            self._release_acked_locked()
+            # everything still unacknowledged goes again, oldest first
+            self._backlog = deque(list(self._sent) + list(self._backlog))
+            self._sent = deque()
+            self._pump_locked()
+
+    def _wait_reply(self, rid: int, deadline: float) -> Any:
+        while time.monotonic() < deadline:
+            with self._lock:
+                self._receive_locked()
+                if rid in self._replies:
+                    ok, body = self._replies.pop(rid)
+                    if not ok:
+                        raise Error(str(body))
+                    return body
+                self._sock.poll(50, zmq.POLLIN)
+        raise CommError(f"the tracker sidecar at {self.endpoint} did not answer in time")
 
     # -- deliver ---------------------------------------------------------------------------
     def next_request_id(self) -> int:
@@ -141,33 +353,40 @@ class Transport:
         request: bytes,
         deadline: float,
         check: Callable[[], Any] | None,
+        token: int = 0,
+        seq: int = 0,
     ) -> Any:
         """:meth:`deliver` against a monotonic ``deadline``, calling ``check`` twice a second.
 
-        ``check`` may raise to abandon the wait (the sidecar died, say).
+        ``check`` may raise to abandon the wait (a sidecar that failed to start, say).
         """
+        self.publish(request, token, seq, request_id)
         with self._lock:
-            self._batch.append(request)
-            self._batch_bytes += len(request)
             self._flush_locked()
         next_check = time.monotonic() + 0.5
         while True:
             now = time.monotonic()
             if now >= deadline:
+                with self._lock:
+                    self._answered.add(request_id)  # given up: never send it again
+                    self._replies.pop(request_id, None)
                 raise CommError(f"the tracker sidecar at {self.endpoint} did not answer in time")
             if check is not None and now >= next_check:
                 check()
                 next_check = now + 0.5
             with self._lock:
-                if self._backlog:
-                    self._drain_locked()
-                wait_ms = int(min(deadline - now, 0.05) * 1000) + 1
-                raw = self._sock.recv(zmq.NOBLOCK) if self._sock.poll(wait_ms, zmq.POLLIN) else None
-            if raw is None:
+                self._pump_locked()
+                answer = self._replies.pop(request_id, None)
+                if answer is None:
+                    wait_ms = int(min(deadline - now, 0.05) * 1000) + 1
+                    if self._sock.poll(wait_ms, zmq.POLLIN):
+                        self._receive_locked()
+                    answer = self._replies.pop(request_id, None)
+                if answer is not None:
+                    self._release_acked_locked()
+            if answer is None:
                 continue
-            rid, ok, body = proto.decode_reply(raw)
-            if rid != request_id:
-                continue  # the late answer to an earlier request that timed out
+            ok, body = answer
             if not ok:
                 raise Error(str(body))
             return body
@@ -180,3 +399,5 @@ class Transport:
                 self._flush_locked()
             finally:
                 self._sock.close(linger=5000)
+                if self._spill is not None:
+                    self._spill.close()

@@ -29,12 +29,15 @@ from tracker.proto import messages as proto
 from tracker.proto.messages import Kind, ProtoError
 from tracker.runtime import SidecarPaths, sidecar_paths
 from tracker.service.alerts import WebhookSender, slack_body
+from tracker.proto import frames
 from tracker.service.export import Exporter
+from tracker.service.replay import apply_records, truncate_torn_tail
 from tracker.service.probe import probe
 from tracker.service.sampler import Sampler
 from tracker.service.syncer import Copier
 from tracker.service.session import TERMINAL, RunSession
 from tracker.service.store import open_store
+from tracker.service.txlog import TxLogWriter, replay
 
 log = logging.getLogger("tracker.sidecar")
 
@@ -57,6 +60,7 @@ class Sidecar:
         self.sampler = Sampler()
         self.copier = Copier()
         self.probes: queue.SimpleQueue = queue.SimpleQueue()
+        self.closed_replies: dict[int, dict] = {}
         self.sessions: dict[int, RunSession] = {}
         self.by_ref: dict[tuple[str, str, str], RunSession] = {}
         self.next_token = 1
@@ -116,12 +120,17 @@ class Sidecar:
                     return
 
     def flush_txlogs(self) -> None:
+        """Hand buffered log records to the OS, then acknowledge them to their SDKs."""
         for sess in self.sessions.values():
             if sess.txlog is not None and sess.txlog.dirty:
                 try:
                     sess.txlog.flush()
                 except OSError as exc:
                     sess.log(f"could not write the transaction log: {exc}")
+                    continue
+            if sess.last_seq > sess.acked_seq and sess.ident is not None:
+                sess.acked_seq = sess.last_seq
+                self.reply(sess.ident, 0, True, {"ack": [[sess.token, sess.last_seq]]})
 
     # -- ingest ----------------------------------------------------------------------------
     def handle_batch(self, ident: bytes, data: bytes) -> None:
@@ -140,6 +149,10 @@ class Sidecar:
                     if sess is None or sess.state in TERMINAL or sess.finishing:
                         self.rejected["unknown_run"] += 1
                         continue
+                    seq = obj[3]
+                    if seq <= sess.last_seq:
+                        continue  # sent again after a sidecar restart: already in the log
+                    sess.last_seq = seq
                     if sess is not span_sess or start != span_end:
                         if span_sess is not None:
                             self._append(span_sess, data[span_start:span_end])
@@ -167,7 +180,7 @@ class Sidecar:
 
     def reply(self, ident: bytes, rid: Any, ok: bool, body: Any) -> None:
         if not isinstance(rid, int):
-            return
+            return  # rid 0 carries acknowledgements
         try:
             self.sock.send_multipart([ident, proto.encode_reply(rid, ok, body)], zmq.NOBLOCK)
         except zmq.ZMQError as exc:
@@ -189,14 +202,24 @@ class Sidecar:
         rid = f.get("request_id")
         try:
             if kind == Kind.INIT:
-                self.reply(ident, rid, True, self.handle_init(f["run_info"], raw))
+                self.reply(ident, rid, True, self.handle_init(f["run_info"], raw, ident))
                 return
             if kind in proto.PERSISTED:
-                sess = self.sessions.get(f.get("token"))
+                token = f.get("token")
+                sess = self.sessions.get(token)
+                if sess is None and kind == Kind.FINISH and token in self.closed_replies:
+                    self.reply(ident, rid, True, self.closed_replies[token])  # asked again
+                    return
                 if sess is None or sess.state in TERMINAL:
                     self.rejected["unknown_run"] += 1
-                    self.reply(ident, rid, False, f"no running run with token {f.get('token')!r}")
+                    self.reply(ident, rid, False, f"no running run with token {token!r}")
                     return
+                seq = f.get("seq") or 0
+                if seq and seq <= sess.last_seq:
+                    self._answer_again(sess, kind, f, ident, rid)
+                    return
+                if seq:
+                    sess.last_seq = seq
                 self._append(sess, raw)
                 sess.records += 1
                 if kind == Kind.FINISH:
@@ -247,9 +270,26 @@ class Sidecar:
             log.exception("request %s failed", kind.name)
             self.reply(ident, rid, False, f"{kind.name} failed: {exc}")
 
-    def handle_init(self, info: dict, raw: bytes) -> dict:
+    def _answer_again(self, sess: RunSession, kind: Kind, f: dict, ident: bytes, rid: Any) -> None:
+        """A request sent again after a sidecar restart whose record is already applied."""
+        if kind == Kind.FINISH:
+            waiter = lambda body: self.reply(ident, rid, True, body)  # noqa: E731
+            if sess.finishing is not None:
+                sess.finish_waiters.append(waiter)
+            else:
+                waiter(sess.finish_reply())
+        elif kind == Kind.DEFINE_METRIC:
+            name = f["spec"]["name"]
+            current = sess.summary.defs.get(name) or next(
+                (spec for p, spec in sess.summary.globs if p + "*" == name), f["spec"]
+            )
+            self.reply(ident, rid, True, {"metric": {**current, "name": name}})
+
+    def handle_init(self, info: dict, raw: bytes, ident: bytes | None = None) -> dict:
         if not isinstance(info, dict):
             raise ValueError("run_info must be a map")
+        if info.get("reattach"):
+            return self.reattach(info, ident)
         ref = (info["entity"], info["project"], info["id"])
         live = self.by_ref.get(ref)
         if live is not None and live.state not in TERMINAL:
@@ -270,12 +310,18 @@ class Sidecar:
         limit = (info.get("settings") or {}).get("max_message_bytes")
         if isinstance(limit, int) and limit > self.max_message_bytes:
             self.max_message_bytes = limit
-        token = self.next_token
-        self.next_token += 1
+        token = info.get("token")
+        if not isinstance(token, int) or token <= 0:
+            token = self.next_token
+            self.next_token += 1
+        if token in self.sessions:
+            raise ValueError(f"run token {token} is already in use")
         names = self.sampler.gpu_names()
         if names and isinstance(info.get("metadata"), dict):
             info["metadata"]["gpu_names"] = names
         sess = RunSession(info, token, self.store, self.exporter, previous, copier=self.copier)
+        sess.ident = ident
+        sess.save_segment(previous)
         self._append(sess, raw)
         self.sessions[token] = sess
         self.by_ref[ref] = sess
@@ -298,6 +344,45 @@ class Sidecar:
             "group": info.get("group"),
             "job_type": info.get("job_type"),
         }
+
+    def reattach(self, info: dict, ident: bytes | None) -> dict:
+        """Take over a run whose sidecar died: rebuild it from its transaction log."""
+        token = info["token"]
+        sess = self.sessions.get(token)
+        if sess is None:
+            sess = self._rebuild(info, token)
+        sess.ident = ident
+        return {"token": token, "last_seq": sess.last_seq, "starting_step": sess.committer.step}
+
+    def _rebuild(self, info: dict, token: int) -> RunSession:
+        ref = (info["entity"], info["project"], info["id"])
+        path = os.path.join(info["dir"], f"run-{info['id']}.trk")
+        cut = truncate_torn_tail(path) if os.path.exists(path) else 0
+        previous = RunSession.load_segment(info["dir"])
+        online = info.get("mode", "online") == "online"
+        if online:
+            # the history of this segment is exported again from the log: drop what the old
+            # sidecar wrote of it, so that no row is there twice
+            keep = (previous or {}).get("history_parts", 0) or 0
+            for blob in self.store.list_blobs(*ref, "history")[keep:]:
+                self.store.delete_blob(blob)
+        sess = RunSession(info, token, self.store, self.exporter, previous, write_txlog=False, copier=self.copier)
+        report = frames.ReadReport()
+        finished, code, last_seq = apply_records(sess, replay(path, report)) if os.path.exists(path) else (False, None, 0)
+        sess.last_seq = sess.acked_seq = last_seq
+        sess.txlog = TxLogWriter(path)
+        self.sessions[token] = sess
+        self.by_ref[ref] = sess
+        if finished:
+            sess.begin_finish("finished" if not code else "failed", code)
+        elif sess.store is not None:
+            interval = float((info.get("settings") or {}).get("system_sample_interval", 2.0))
+            self.sampler.attach(token, sess.pid, interval, sess.run_dir)
+        sess.log(
+            f"taken over by sidecar {os.getpid()} after its sidecar died: {report.frames} log frames "
+            f"replayed up to seq {last_seq}, {cut} torn bytes cut, {report.dropped} damaged frames skipped"
+        )
+        return sess
 
     def _probe(self, token: int, metadata: dict) -> None:
         try:
@@ -375,6 +460,9 @@ class Sidecar:
 
     def _closed(self, sess: RunSession) -> None:
         self._closed_records += sess.records
+        self.closed_replies[sess.token] = sess.finish_reply()
+        while len(self.closed_replies) > 1000:
+            self.closed_replies.pop(next(iter(self.closed_replies)))
         self.sampler.detach(sess.token)
         self.sessions.pop(sess.token, None)
         # keep by_ref entries of closed runs out: the store has them now

@@ -61,6 +61,9 @@ class RunSession:
         self._log_fh = None
         self.pid = info.get("pid")
         self._proc = None
+        self.ident: bytes | None = None  # the SDK socket that acknowledgements go to
+        self.last_seq = 0  # highest sequence number applied
+        self.acked_seq = 0
 
         previous = previous or {}
         self.config = dict(previous.get("config") or {})
@@ -170,6 +173,23 @@ class RunSession:
         elif kind == "SAVE":
             self.files.add(fields["spec"] or {})
         return None
+
+    def save_segment(self, previous: dict[str, Any] | None) -> None:
+        """Keep the run's state from before this segment, for a sidecar that takes over."""
+        try:
+            os.makedirs(os.path.join(self.run_dir, "logs"), exist_ok=True)
+            with open(os.path.join(self.run_dir, "logs", "segment.json"), "w") as fh:
+                json.dump(_json_safe(previous), fh, default=str)
+        except OSError as exc:
+            self.log(f"could not save the segment start: {exc}")
+
+    @staticmethod
+    def load_segment(run_dir: str) -> dict[str, Any] | None:
+        try:
+            with open(os.path.join(run_dir, "logs", "segment.json")) as fh:
+                return json.load(fh)
+        except (OSError, ValueError):
+            return None
 
     RUN_FILES = ("config.yaml", "summary.json", "metadata.json", "requirements.txt")
 

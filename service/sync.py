@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from tracker.proto import frames
 from tracker.service.export import Exporter
+from tracker.service.replay import apply_records
 from tracker.service.session import RunSession
 from tracker.service.store import open_store
 from tracker.service.syncer import Copier
@@ -95,27 +96,15 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
     copier = Copier()
     try:
         sess = RunSession(info, 0, store, exporter, previous=None, write_txlog=False, copier=copier)
-        finished = False
-        for msg in messages:
-            kind, f = msg.kind.name, msg.fields
-            if kind == "LOG":
-                sess.on_log(f["step"], f["commit"], f["ts"], f["data"])
-            elif kind == "FINISH":
-                code = f["exit_code"]
-                sess.begin_finish("finished" if not code else "failed", code)
-                finished = True
-                break
-            elif kind == "PREEMPTING":
-                sess.preempting = True
-            elif kind == "SAVE":
-                # the run's files/ holds each file's final content since the run finished
-                files = [[name, os.path.join(run_dir, "files", name)] for name, _ in f["spec"]["files"]]
-                sess.files.add({"policy": "end", "files": files})
-            elif kind == "ALERT":
-                sess.on_alert(f["spec"], write_file=False)
-            elif kind in ("SUMMARY", "CONFIG", "DEFINE_METRIC", "RUN_UPDATE"):
-                sess.apply(kind, f)
-        if not finished:
+        # the run's files/ holds each file's final content since the run finished
+        def from_run_dir(spec: dict) -> dict:
+            files = [[name, os.path.join(run_dir, "files", name)] for name, _ in spec["files"]]
+            return {"policy": "end", "files": files}
+
+        finished, code, _ = apply_records(sess, messages, from_run_dir)
+        if finished:
+            sess.begin_finish("finished" if not code else "failed", code)
+        else:
             sess.begin_finish("preempted" if sess.preempting else "crashed", None)
         while not sess.poll_finish():
             for on_done, error in exporter.completed():

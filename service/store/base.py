@@ -79,5 +79,9 @@ class Store(abc.ABC):
     def list_blobs(self, entity: str, project: str, run_id: str, folder: str) -> list[str]:
         """Sorted local paths of a run's blobs under ``folder`` (e.g. ``history``)."""
 
+    @abc.abstractmethod
+    def delete_blob(self, path: str) -> None:
+        """Remove one blob (as listed by :meth:`list_blobs`)."""
+
     def close(self) -> None:
         """Release connections."""

@@ -184,6 +184,14 @@ class LocalStore(Store):
             return []
         return [os.path.join(base, n) for n in names]
 
+    def delete_blob(self, path: str) -> None:
+        if not os.path.realpath(path).startswith(os.path.realpath(self.root) + os.sep):
+            raise ValueError(f"{path} is not in the store")
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
