@@ -15,7 +15,7 @@ from typing import Any
 
 from tracker import state
 from tracker.errors import CommError
-from tracker.runtime import SidecarPaths, sidecar_alive, sidecar_paths
+from tracker.runtime import SidecarPaths, read_info, sidecar_alive, sidecar_paths
 from tracker.transport import Transport
 
 
@@ -51,6 +51,8 @@ class Connection:
         self.paths = sidecar_paths(store)
         self.idle_timeout = idle_timeout
         self.proc: subprocess.Popen | None = None
+        self.sidecar_pid: int | None = None
+        self.seen_pids: set[int] = set()
         if not sidecar_alive(self.paths):
             self._spawn()
         transport = state.transport_for(self.paths.endpoint)
@@ -66,9 +68,20 @@ class Connection:
             self.proc = spawn_sidecar(self.paths, self.idle_timeout)
 
     def _alive(self) -> bool:
-        """A sidecar holds the lock, or the one we spawned is still starting."""
+        """Our sidecar holds the lock, or the one we spawned is still starting.
+
+        A sidecar with another pid than the one our runs were registered with has taken
+        over from a dead one (started by another process): that counts as not alive, so
+        that the transport registers our runs with it.
+        """
         if sidecar_alive(self.paths):
-            return True
+            info = read_info(self.paths)
+            pid = info.get("pid") if info else None
+            if self.sidecar_pid is None or pid is None or pid == self.sidecar_pid:
+                self.note_sidecar(self.sidecar_pid or pid)
+                return True
+            self.note_sidecar(pid)
+            return False
         return self.proc is not None and self.proc.poll() is None
 
     def request(self, encode: Any, timeout: float, token: int = 0, seq: int = 0) -> Any:
@@ -87,10 +100,18 @@ class Connection:
             rid, encode(rid), time.monotonic() + timeout, self._check_start, token, seq
         )
 
+    def note_sidecar(self, pid: int | None) -> None:
+        """The sidecar that answered our runs' registration."""
+        if pid:
+            self.sidecar_pid = pid
+            self.seen_pids.add(pid)
+
     def _check_start(self) -> None:
         proc = self.proc
-        if proc is not None and proc.poll() is not None and proc.returncode != 0:
-            self.proc = None
+        if proc is None or proc.poll() is None:
+            return
+        self.proc = None
+        if proc.returncode != 0 and proc.pid not in self.seen_pids:
             raise CommError(
                 f"the tracker sidecar exited with code {proc.returncode} while "
                 f"starting; its output:\n{_tail(self.paths.log)}"

@@ -145,6 +145,7 @@ def init(
     # The run's handle on the wire is chosen here, so records stay valid for a new sidecar.
     info["token"] = secrets.randbits(62) | 1
     reply = conn.request(lambda rid: encode(Kind.INIT, rid, info), _INIT_TIMEOUT)
+    conn.note_sidecar(reply.get("sidecar_pid"))
     conn.transport.register_run(info["token"], info)
     for key in ("name", "notes", "tags", "group", "job_type", "start_time"):
         if key in reply:

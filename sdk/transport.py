@@ -127,6 +127,9 @@ class Transport:
         self._replies: dict[int, tuple[bool, Any]] = {}
         self._answered: set[int] = set()  # request ids answered (or given up on)
         self.last_error: str | None = None
+        self._resend = False
+        self.resends = 0
+        self._needs_reattach = False
         self._runs: dict[int, dict] = {}  # token -> run info, to re-register after a respawn
         self._ids = itertools.count(1)
         self._closed = False
@@ -235,10 +238,25 @@ class Transport:
                 for token, seq in body["ack"]:
                     if seq > self._acked.get(token, 0):
                         self._acked[token] = seq
+            elif isinstance(body, dict) and body.get("unknown_token") in self._runs:
+                # a sidecar that took over from a dead one and does not know our run yet:
+                # register it again (the request, unanswered, will be sent again too)
+                self._needs_reattach = True
+            elif rid == 0 and isinstance(body, dict) and "resend" in body:
+                token, seq = body["resend"]
+                if seq > self._acked.get(token, 0):
+                    self._acked[token] = seq
+                self._resend = True
             else:
                 self._replies[rid] = (ok, body)
                 self._answered.add(rid)
         self._release_acked_locked()
+        if self._resend:
+            # the sidecar saw a gap: send again, in order, everything it has not acknowledged
+            self._resend = False
+            self.resends += 1
+            self._backlog = deque(list(self._sent) + list(self._backlog))
+            self._sent = deque()
 
     def _release_acked_locked(self) -> None:
         sent, acked, answered = self._sent, self._acked, self._answered
@@ -286,8 +304,11 @@ class Transport:
 
     # -- sidecar death ---------------------------------------------------------------------
     def _check_sidecar(self) -> None:
-        if self._alive is None or self._respawn is None or self._alive():
+        if self._alive is None or self._respawn is None:
             return
+        if self._alive() and not self._needs_reattach:
+            return
+        self._needs_reattach = False
         started = time.monotonic()
         try:
             self._recover()
@@ -388,7 +409,7 @@ class Transport:
                 continue
             ok, body = answer
             if not ok:
-                raise Error(str(body))
+                raise Error(body.get("error", str(body)) if isinstance(body, dict) else str(body))
             return body
 
     def close(self) -> None:

@@ -61,6 +61,7 @@ class Sidecar:
         self.copier = Copier()
         self.probes: queue.SimpleQueue = queue.SimpleQueue()
         self.closed_replies: dict[int, dict] = {}
+        self._unknown_notices: dict[tuple, float] = {}
         self.sessions: dict[int, RunSession] = {}
         self.by_ref: dict[tuple[str, str, str], RunSession] = {}
         self.next_token = 1
@@ -148,10 +149,13 @@ class Sidecar:
                     sess = sessions.get(obj[2])
                     if sess is None or sess.state in TERMINAL or sess.finishing:
                         self.rejected["unknown_run"] += 1
+                        if sess is None:
+                            self._unknown_token(obj[2], ident)
                         continue
                     seq = obj[3]
-                    if seq <= sess.last_seq:
-                        continue  # sent again after a sidecar restart: already in the log
+                    if seq != sess.last_seq + 1:
+                        self._out_of_order(sess, seq, ident)
+                        continue
                     sess.last_seq = seq
                     if sess is not span_sess or start != span_end:
                         if span_sess is not None:
@@ -212,11 +216,16 @@ class Sidecar:
                     return
                 if sess is None or sess.state in TERMINAL:
                     self.rejected["unknown_run"] += 1
-                    self.reply(ident, rid, False, f"no running run with token {token!r}")
+                    if sess is None:
+                        self._unknown_token(token, ident)
+                    self.reply(ident, rid, False, {"error": f"no running run with token {token!r}", "unknown_token": token})
                     return
                 seq = f.get("seq") or 0
                 if seq and seq <= sess.last_seq:
                     self._answer_again(sess, kind, f, ident, rid)
+                    return
+                if seq and seq != sess.last_seq + 1:
+                    self._out_of_order(sess, seq, ident)
                     return
                 if seq:
                     sess.last_seq = seq
@@ -269,6 +278,32 @@ class Sidecar:
             self.rejected["failed"] += 1
             log.exception("request %s failed", kind.name)
             self.reply(ident, rid, False, f"{kind.name} failed: {exc}")
+
+    def _unknown_token(self, token: Any, ident: bytes) -> None:
+        """Tell an SDK that this sidecar does not know its run (it took over from one that
+        died): the SDK registers the run again and sends what was not acknowledged."""
+        now = time.monotonic()
+        key = (ident, token)
+        if now - self._unknown_notices.get(key, 0.0) >= 0.5:
+            self._unknown_notices[key] = now
+            if len(self._unknown_notices) > 10_000:
+                self._unknown_notices.clear()
+            self.reply(ident, 0, True, {"unknown_token": token})
+
+    def _out_of_order(self, sess: RunSession, seq: int, ident: bytes) -> None:
+        """A record that is already applied (skipped) or that follows a gap (refused).
+
+        Records of one run arrive in order on one socket; a gap only happens around a
+        sidecar restart, when an old connection delivers late. The record is refused and the
+        SDK asked to send again everything after the last applied one.
+        """
+        if seq <= sess.last_seq:
+            return
+        self.rejected["out_of_order"] += 1
+        now = time.monotonic()
+        if now - sess.last_resend_request >= 0.5:
+            sess.last_resend_request = now
+            self.reply(ident, 0, True, {"resend": [sess.token, sess.last_seq]})
 
     def _answer_again(self, sess: RunSession, kind: Kind, f: dict, ident: bytes, rid: Any) -> None:
         """A request sent again after a sidecar restart whose record is already applied."""
@@ -335,6 +370,7 @@ class Sidecar:
         sess.log(f"{'resumed' if sess.resumed else 'started'} run {'/'.join(ref)} pid {sess.pid}")
         return {
             "token": token,
+            "sidecar_pid": os.getpid(),
             "starting_step": sess.committer.step,
             "resumed": sess.resumed,
             "config": sess.config,
@@ -348,8 +384,15 @@ class Sidecar:
     def reattach(self, info: dict, ident: bytes | None) -> dict:
         """Take over a run whose sidecar died: rebuild it from its transaction log."""
         token = info["token"]
+        if token in self.closed_replies:
+            return {"token": token, "last_seq": self.closed_replies[token]["last_seq"], "closed": True}
         sess = self.sessions.get(token)
         if sess is None:
+            if info.get("mode", "online") == "online":
+                record = self.store.get_run(info["entity"], info["project"], info["id"])
+                if record and record.get("state") in TERMINAL and record.get("run_dir") == info["dir"]:
+                    # closed already (the SDK asked late): never rebuild a finished run
+                    return {"token": token, "last_seq": 2**62, "closed": True}
             sess = self._rebuild(info, token)
         sess.ident = ident
         return {"token": token, "last_seq": sess.last_seq, "starting_step": sess.committer.step}
@@ -460,7 +503,7 @@ class Sidecar:
 
     def _closed(self, sess: RunSession) -> None:
         self._closed_records += sess.records
-        self.closed_replies[sess.token] = sess.finish_reply()
+        self.closed_replies[sess.token] = {**sess.finish_reply(), "last_seq": sess.last_seq}
         while len(self.closed_replies) > 1000:
             self.closed_replies.pop(next(iter(self.closed_replies)))
         self.sampler.detach(sess.token)

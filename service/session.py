@@ -64,6 +64,7 @@ class RunSession:
         self.ident: bytes | None = None  # the SDK socket that acknowledgements go to
         self.last_seq = 0  # highest sequence number applied
         self.acked_seq = 0
+        self.last_resend_request = 0.0
 
         previous = previous or {}
         self.config = dict(previous.get("config") or {})

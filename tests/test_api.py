@@ -13,7 +13,10 @@ N = 25_000  # two exported parts of 10,000 rows and a tail
 
 
 def make_run(finish: bool):
-    run = tracker.init(project="api", group="grp", job_type="train", tags=["t1"], config={"lr": 0.1})
+    run = tracker.init(
+        project="api", group="grp", job_type="train", tags=["t1"], config={"lr": 0.1},
+        settings={"system_sample_interval": 0},  # these tests are about the history stream
+    )
     run.define_metric("loss", summary="min")
     for i in range(N):
         row = {"loss": 1.0 / (i + 1)}

@@ -139,3 +139,91 @@ def test_unwritable_store_keeps_everything_and_recovers(tracker_env, api):
     r = api.run(run.path)
     assert [row["i"] for row in r.scan_history()] == list(range(25_000))
     assert len(list(r.beta_scan_history())) == 25_000
+
+
+def sidecar_pid(tracker_env):
+    from tracker.runtime import sidecar_paths
+
+    return json.load(open(sidecar_paths(tracker_env["store"]).info))["pid"]
+
+
+def test_paused_sidecar_logging_keeps_going_spills_and_loses_nothing(tracker_env, api):
+    run = tracker.init(project="res", settings={"max_queue_bytes": 1024 * 1024})
+    pid = sidecar_pid(tracker_env)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        for i in range(200_000):
+            run.log({"i": i, "x": float(i)})
+        logging_s = time.monotonic() - t0
+        transport = run._transport
+        assert transport.spilled_batches > 0  # memory was bounded: the rest went to disk
+        assert transport._memory <= 1024 * 1024
+        spill_files = [f for f in os.listdir(os.path.join(run.dir, "logs")) if f.startswith("spill-")]
+        assert spill_files
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert logging_s < 10  # nothing waited for the stopped sidecar
+    run.finish()
+    r = api.run(run.path)
+    assert [row["i"] for row in r.scan_history(keys=["i"])] == list(range(200_000))
+    assert not [f for f in os.listdir(os.path.join(run.dir, "logs")) if f.startswith("spill-")]
+
+
+def test_killed_sidecar_is_replaced_and_every_row_arrives_once(tracker_env, api):
+    from tracker.runtime import sidecar_alive, sidecar_paths
+
+    run = tracker.init(project="res")
+    run.define_metric("x", summary="max")
+    paths = sidecar_paths(tracker_env["store"])
+    first = sidecar_pid(tracker_env)
+    for i in range(30_000):
+        run.log({"i": i, "x": i})
+    run.summary["note"] = "before"
+    os.kill(first, signal.SIGKILL)
+    for i in range(30_000, 60_000):
+        run.log({"i": i, "x": i})
+        if i % 1000 == 0:
+            time.sleep(0.002)
+    wait_until(lambda: sidecar_alive(paths) and sidecar_pid(tracker_env) != first, timeout=20)
+    for i in range(60_000, 70_000):
+        run.log({"i": i, "x": i})
+    run.finish()
+    assert run._transport.recoveries >= 1
+    r = api.run(run.path)
+    assert r.state == "finished"
+    assert [row["i"] for row in r.scan_history(keys=["i"])] == list(range(70_000))
+    assert r.summary["x"] == {"max": 69_999} and r.summary["note"] == "before"
+    assert "taken over" in open(os.path.join(run.dir, "logs", "sidecar.log")).read()
+
+
+def test_two_processes_survive_their_shared_sidecar_being_killed(tracker_env, api, start_script):
+    code = """
+        import sys, time, tracker
+        run = tracker.init(project="res", group="pair")
+        print(run.path, flush=True)
+        sys.stdin.readline()
+        for i in range(40_000):
+            run.log({"i": i})
+            if i % 500 == 0:
+                time.sleep(0.005)
+        run.finish()
+        print(run._transport.recoveries, flush=True)
+        """
+    import subprocess
+
+    procs = [start_script(code, stdin=subprocess.PIPE) for _ in range(2)]
+    paths = [p.stdout.readline().split()[0] for p in procs]
+    first = sidecar_pid(tracker_env)
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    time.sleep(0.3)
+    os.kill(first, signal.SIGKILL)
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    for path in paths:
+        r = api.run(path)
+        assert r.state == "finished"
+        assert [row["i"] for row in r.scan_history(keys=["i"])] == list(range(40_000))
+    assert sidecar_pid(tracker_env) != first
