@@ -35,6 +35,7 @@ from tracker.service.replay import apply_records, truncate_torn_tail
 from tracker.service.probe import probe
 from tracker.service.sampler import Sampler
 from tracker.service.syncer import Copier
+from tracker.service.watcher import ChangeWatcher
 from tracker.service.session import TERMINAL, RunSession
 from tracker.service.store import open_store
 from tracker.service.txlog import TxLogWriter, replay
@@ -59,6 +60,7 @@ class Sidecar:
         self.webhooks = WebhookSender()
         self.sampler = Sampler()
         self.copier = Copier()
+        self.watcher = ChangeWatcher()
         self.probes: queue.SimpleQueue = queue.SimpleQueue()
         self.closed_replies: dict[int, dict] = {}
         self._unknown_notices: dict[tuple, float] = {}
@@ -354,7 +356,9 @@ class Sidecar:
         names = self.sampler.gpu_names()
         if names and isinstance(info.get("metadata"), dict):
             info["metadata"]["gpu_names"] = names
-        sess = RunSession(info, token, self.store, self.exporter, previous, copier=self.copier)
+        sess = RunSession(
+            info, token, self.store, self.exporter, previous, copier=self.copier, watcher=self.watcher
+        )
         sess.ident = ident
         sess.save_segment(previous)
         self._append(sess, raw)
@@ -409,7 +413,10 @@ class Sidecar:
             keep = (previous or {}).get("history_parts", 0) or 0
             for blob in self.store.list_blobs(*ref, "history")[keep:]:
                 self.store.delete_blob(blob)
-        sess = RunSession(info, token, self.store, self.exporter, previous, write_txlog=False, copier=self.copier)
+        sess = RunSession(
+            info, token, self.store, self.exporter, previous, write_txlog=False, copier=self.copier,
+            watcher=self.watcher,
+        )
         report = frames.ReadReport()
         finished, code, last_seq = apply_records(sess, replay(path, report)) if os.path.exists(path) else (False, None, 0)
         sess.last_seq = sess.acked_seq = last_seq
@@ -424,6 +431,7 @@ class Sidecar:
         sess.log(
             f"taken over by sidecar {os.getpid()} after its sidecar died: {report.frames} log frames "
             f"replayed up to seq {last_seq}, {cut} torn bytes cut, {report.dropped} damaged frames skipped"
+            + (f" at {report.damaged}" if report.damaged else "")
         )
         return sess
 
@@ -467,9 +475,10 @@ class Sidecar:
         check_liveness = now - self._last_liveness >= LIVENESS_PERIOD
         if check_liveness:
             self._last_liveness = now
+        changed = self.watcher.take()
         for sess in list(self.sessions.values()):
             try:
-                self._tend(sess, now, check_liveness)
+                self._tend(sess, now, check_liveness, changed)
             except Exception as exc:  # one run's trouble must not stall the others
                 sess.log(f"housekeeping error: {exc!r}")
                 log.exception("housekeeping of %s failed", sess.run_id)
@@ -479,13 +488,13 @@ class Sidecar:
             self.rate = (total - mark_n) / (now - mark_t)
             self._rate_mark = (now, total)
 
-    def _tend(self, sess: RunSession, now: float, check_liveness: bool) -> None:
+    def _tend(self, sess: RunSession, now: float, check_liveness: bool, changed: set[str]) -> None:
         for writer in sess.writers():
             writer.retry(now)
             if writer.due(now):
                 writer.cut()
         sess.refresh_run_files()
-        sess.files.tick(now)
+        sess.files.tick(now, changed)
         if sess.finishing is not None:
             if sess.poll_finish():
                 self._closed(sess)
@@ -531,6 +540,7 @@ class Sidecar:
             "queue_depth": sum(s.history.pending for s in self.sessions.values() if s.history),
             "records_per_s": round(self.rate, 1),
             "rejected": dict(self.rejected),
+            "file_watch": self.watcher.mode,
             "runs": [s.status() for s in self.sessions.values()],
         }
 
@@ -547,6 +557,7 @@ class Sidecar:
         self.webhooks.stop()
         self.sampler.stop()
         self.copier.stop()
+        self.watcher.stop()
         self.store.close()
 
 

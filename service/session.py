@@ -36,6 +36,7 @@ class RunSession:
         previous: dict[str, Any] | None = None,
         write_txlog: bool = True,
         copier: Copier | None = None,
+        watcher: Any = None,
     ) -> None:
         self.info = info
         self.token = token
@@ -130,6 +131,7 @@ class RunSession:
             self._record_files,
             self.log,
             float(self.settings.get("live_interval", 2.0)),
+            watcher,
         )
 
     # -- records ---------------------------------------------------------------------------

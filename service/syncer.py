@@ -95,6 +95,8 @@ class Entry:
     inflight: bool = False
     copies: int = 0
     error: str | None = None
+    watched: bool = False  # change events arrive for it (else its stat is polled)
+    maybe_changed: bool = True
     size: int = 0
     md5: str = ""
 
@@ -110,7 +112,9 @@ class FileSyncer:
         record: Callable[[list[dict]], None],
         log: Callable[[str], None],
         live_interval: float,
+        watcher: Any = None,
     ) -> None:
+        self.watcher = watcher
         self.files_dir = os.path.join(run_dir, "files")
         self.copier = copier
         self.store_path = store_path
@@ -133,20 +137,32 @@ class FileSyncer:
             entry = self.entries.get(name)
             if entry is None or entry.source != source or entry.policy != policy:
                 entry = self.entries[name] = Entry(name, source, policy)
+                if policy == "live" and self.watcher is not None and self.online:
+                    entry.watched = self.watcher.watch(source)
             if policy == "now" and self.online:
                 self._schedule(entry)
 
-    def tick(self, now: float) -> None:
+    def tick(self, now: float, changed: set[str] | None = None) -> None:
+        """Copy the live files that changed (events for watched ones, ``stat`` for others)."""
         if not self.online or self.finishing:
             return
         for entry in self.entries.values():
-            if entry.policy != "live" or entry.inflight:
+            if entry.policy != "live":
+                continue
+            if entry.watched:
+                if changed and entry.source in changed:
+                    entry.maybe_changed = True
+                if not entry.maybe_changed:
+                    continue
+            if entry.inflight:
                 continue
             if entry.copies and now - entry.last_copy < self.live_interval:
                 continue
             sig = _signature(entry.source)
             if sig is not None and sig != entry.copied_sig:
                 self._schedule(entry, sig)
+            elif entry.watched:
+                entry.maybe_changed = False
 
     def _schedule(self, entry: Entry, sig: tuple | None = None) -> None:
         sig = sig or _signature(entry.source)

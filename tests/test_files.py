@@ -90,8 +90,13 @@ def test_end_file_is_absent_until_finish(tree, api):
     assert api.run(run.path).file("end.txt").md5 == hashlib.md5(b"final").hexdigest()
 
 
-def test_live_file_rewritten_20_times_is_copied_at_most_once_per_interval(tree, api):
+@pytest.mark.parametrize("watch", ["watchdog", "poll"])
+def test_live_file_rewritten_20_times_is_copied_at_most_once_per_interval(tree, api, watch, monkeypatch):
+    monkeypatch.setenv("TRACKER_FILE_WATCH", "auto" if watch == "watchdog" else "poll")
     run = tracker.init(project="files", settings={"live_interval": 0.5})
+    from tracker.service.control import sidecar_statuses
+
+    assert sidecar_statuses()[0]["file_watch"] == watch
     path = os.path.join(tree, "live.txt")
     write(path, "v0")
     run.save(path, base_path=tree, policy="live")

@@ -1,0 +1,75 @@
+"""Change notification for ``live`` files: inotify (and friends) through ``watchdog`` when it
+is installed, else nothing, and the file syncer polls ``stat`` instead.
+
+``TRACKER_FILE_WATCH=poll`` makes the sidecar poll even with watchdog installed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+
+class ChangeWatcher:
+    """Collects the paths that changed since the last :meth:`take`."""
+
+    def __init__(self) -> None:
+        self.mode = "poll"
+        self._observer: Any = None
+        self._dirs: set[str] = set()
+        self._changed: set[str] = set()
+        self._lock = threading.Lock()
+        if os.environ.get("TRACKER_FILE_WATCH", "auto") == "poll":
+            return
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:
+            return
+        watcher = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                with watcher._lock:
+                    for attr in ("src_path", "dest_path"):
+                        path = getattr(event, attr, None)
+                        if path:
+                            watcher._changed.add(os.fsdecode(path))
+
+        try:
+            self._observer = Observer()
+            self._observer.daemon = True
+            self._observer.start()
+        except Exception:
+            self._observer = None
+            return
+        self._handler = Handler()
+        self.mode = "watchdog"
+
+    @property
+    def active(self) -> bool:
+        return self._observer is not None
+
+    def watch(self, path: str) -> bool:
+        """Watch ``path``'s folder; False if it cannot be watched (poll it then)."""
+        if self._observer is None:
+            return False
+        folder = os.path.dirname(os.path.abspath(path))
+        if folder in self._dirs:
+            return True
+        try:
+            self._observer.schedule(self._handler, folder, recursive=False)
+        except Exception:
+            return False
+        self._dirs.add(folder)
+        return True
+
+    def take(self) -> set[str]:
+        with self._lock:
+            changed, self._changed = self._changed, set()
+        return changed
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
