@@ -11,7 +11,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import private_env  # noqa: E402
@@ -60,7 +59,12 @@ def main() -> None:
         warm.append(w["init"])
         imports.append(w["import"])
     stop_sidecar()
-    ms = lambda xs: f"median {statistics.median(xs) * 1000:.0f} ms (min {min(xs) * 1000:.0f}, max {max(xs) * 1000:.0f})"  # noqa: E731
+    def ms(xs: list[float]) -> str:
+        return (
+            f"median {statistics.median(xs) * 1000:.0f} ms "
+            f"(min {min(xs) * 1000:.0f}, max {max(xs) * 1000:.0f})"
+        )
+
     print(f"import tracker: {ms(imports)}")
     print(f"cold init (spawns the sidecar): {ms(cold)}")
     print(f"warm init (sidecar running): {ms(warm)}")

@@ -37,8 +37,12 @@ def main() -> None:
     import tracker
 
     procs = [
-        subprocess.Popen([sys.executable, "-c", CHILD, str(args.rows)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(args.rows)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(args.ranks)
     ]
     for p in procs:

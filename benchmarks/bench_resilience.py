@@ -34,7 +34,9 @@ def main() -> None:
     private_env()
     import tracker
 
-    run = tracker.init(project="bench-res", settings={"max_queue_bytes": int(args.max_queue_mb * 2**20)})
+    run = tracker.init(
+        project="bench-res", settings={"max_queue_bytes": int(args.max_queue_mb * 2**20)}
+    )
     measure(run.log, 5_000)
     normal = measure(run.log, args.calls)
 
@@ -52,8 +54,10 @@ def main() -> None:
     rows = r.lastHistoryStep + 1
     print(f"log(10 floats) x{args.calls:,}  p50/p99/p99.9 us")
     print(f"  sidecar running: {normal['p50']:.2f} / {normal['p99']:.2f} / {normal['p99.9']:.1f}")
-    print(f"  sidecar SIGSTOPped for {args.pause:.0f} s: {paused['p50']:.2f} / {paused['p99']:.2f} / {paused['p99.9']:.1f}"
-          f"  ({spilled} batches spilled to disk; finish() drained in {drain:.2f} s; {rows:,} rows stored)")
+    print(
+        f"  sidecar SIGSTOPped for {args.pause:.0f} s: {paused['p50']:.2f} / {paused['p99']:.2f} / {paused['p99.9']:.1f}"
+        f"  ({spilled} batches spilled to disk; finish() drained in {drain:.2f} s; {rows:,} rows stored)"
+    )
 
     run = tracker.init(project="bench-res", reinit=True)
     for i in range(50_000):

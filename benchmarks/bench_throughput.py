@@ -37,7 +37,6 @@ def peak_mb(pid: int) -> float:
 def one(rows: int, keys: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
-
     import tracker
 
     run = tracker.init(project="bench", reinit=True)

@@ -52,7 +52,9 @@ def main() -> None:
     results["wandb"] = measure(wrun.log, args.calls)
     wrun.finish()
 
-    print(f"log(10 floats) x{args.calls}, same process, same machine (wandb {wandb.__version__} offline):")
+    print(
+        f"log(10 floats) x{args.calls}, same process, same machine (wandb {wandb.__version__} offline):"
+    )
     for name, r in results.items():
         print(line(name, r))
     t, w = results["tracker"], results["wandb"]

@@ -25,7 +25,12 @@ for epoch in range(config["epochs"]):
     for i in range(steps_per_epoch):
         step = epoch * steps_per_epoch + i
         loss = 2.0 * math.exp(-step / 2500) + random.random() * 0.05
-        run.log({"train/loss": loss, "train": {"grad_norm": 1.0 / (1 + step) ** 0.5, "lr": config["lr"]}})
+        run.log(
+            {
+                "train/loss": loss,
+                "train": {"grad_norm": 1.0 / (1 + step) ** 0.5, "lr": config["lr"]},
+            }
+        )
     val_acc = 0.6 + 0.1 * epoch + random.random() * 0.01
     run.log({"epoch": epoch, "val/acc": val_acc, "val/loss": loss * 1.1})
     if val_acc > 0.7:
@@ -44,7 +49,10 @@ print("summary:")
 for key in sorted(k for k in back.summary if not k.startswith("_")):
     print(f"  {key}: {back.summary[key]}")
 print("files:", ", ".join(f"{f.name} ({f.size} B)" for f in back.files()))
-print("checkpoint.txt in the store:", back.file("checkpoint.txt").download(root=here, replace=True).read().strip())
+print(
+    "checkpoint.txt in the store:",
+    back.file("checkpoint.txt").download(root=here, replace=True).read().strip(),
+)
 print("alerts:")
 for a in back.alerts():
     print(f"  [{a['level']}] {a['title']}: {a['text']} ({a['outcome']})")

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 HEADER = b"TRKLOG1\n"
 _HEAD = struct.Struct("<II")

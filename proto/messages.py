@@ -147,7 +147,9 @@ def encode(kind: Kind, *fields: Any) -> bytes:
     return _packb((SCHEMA_VERSION, int(kind), *fields), **_packer_opts)
 
 
-def encode_log(token: int, seq: int, step: int | None, commit: bool, ts: float, data: dict) -> bytes:
+def encode_log(
+    token: int, seq: int, step: int | None, commit: bool, ts: float, data: dict
+) -> bytes:
     """The hot path of :func:`encode` for ``LOG``: no schema lookup, no tuple unpacking."""
     return _packb((SCHEMA_VERSION, 2, token, seq, step, commit, ts, data), use_bin_type=True)
 
@@ -266,4 +268,4 @@ def to_message(obj: Any) -> Message:
     values = obj[2:]
     if len(values) != len(names):
         raise ProtoError(f"{kind.name} message has {len(values)} fields, expected {len(names)}")
-    return Message(kind, dict(zip(names, values)))
+    return Message(kind, dict(zip(names, values, strict=True)))

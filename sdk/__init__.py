@@ -51,7 +51,9 @@ def _active() -> Run:
     return run
 
 
-def log(data: Any, step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
+def log(
+    data: Any, step: int | None = None, commit: bool | None = None, sync: bool | None = None
+) -> None:
     """``run.log`` on the active run. Raises :class:`Error` if there is none."""
     _active().log(data, step=step, commit=commit, sync=sync)
 
@@ -78,7 +80,9 @@ def save(glob_str: Any = None, base_path: Any = None, policy: str = "live") -> l
     return _active().save(glob_str, base_path=base_path, policy=policy)
 
 
-def restore(name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
+def restore(
+    name: str, run_path: str | None = None, replace: bool = False, root: str | None = None
+) -> Any:
     """``run.restore`` on the active run, or on ``run_path`` when no run is active."""
     run = _state.active_run()
     if run is not None:

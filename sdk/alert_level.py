@@ -27,7 +27,9 @@ def check_alert(title: Any, text: Any, level: Any, wait_duration: Any) -> dict[s
     if not isinstance(title, str):
         raise TypeError(f"alert() title must be a string, got {type(title).__name__}")
     if not title.strip() or len(title) >= 64:
-        raise ValueError(f"alert() title must be non-empty and shorter than 64 characters, got {len(title)}")
+        raise ValueError(
+            f"alert() title must be non-empty and shorter than 64 characters, got {len(title)}"
+        )
     if not isinstance(text, str):
         raise TypeError(f"alert() text must be a string, got {type(text).__name__}")
     if level is None:

@@ -58,7 +58,10 @@ class Connection:
         transport = state.transport_for(self.paths.endpoint)
         if transport is None:
             transport = Transport(
-                self.paths.endpoint, respawn=self._spawn, alive=self._alive, max_queue_bytes=max_queue_bytes
+                self.paths.endpoint,
+                respawn=self._spawn,
+                alive=self._alive,
+                max_queue_bytes=max_queue_bytes,
             )
             state.remember_transport(self.paths.endpoint, transport)
         self.transport = transport

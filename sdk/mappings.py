@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
-from typing import Any, Callable
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any
 
 from tracker.errors import Error
 

@@ -58,7 +58,9 @@ def check_definition(
     ops: list[str] = []
     if summary is not None:
         if not isinstance(summary, str):
-            raise Error(f"define_metric() summary must be a comma-separated string, got {summary!r}")
+            raise Error(
+                f"define_metric() summary must be a comma-separated string, got {summary!r}"
+            )
         for op in summary.split(","):
             op = op.strip().lower()
             if not op:

@@ -26,7 +26,11 @@ def runtime_root() -> str:
     base = Env.get(Env.RUNTIME_DIR)
     if not base:
         xdg = os.environ.get("XDG_RUNTIME_DIR")
-        base = os.path.join(xdg, "tracker") if xdg and os.path.isdir(xdg) else f"/tmp/tracker-{os.getuid()}"
+        base = (
+            os.path.join(xdg, "tracker")
+            if xdg and os.path.isdir(xdg)
+            else f"/tmp/tracker-{os.getuid()}"
+        )
     os.makedirs(base, mode=0o700, exist_ok=True)
     os.chmod(base, 0o700)
     return base

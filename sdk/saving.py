@@ -63,7 +63,8 @@ def _call(fn: Any, path: str, root: str) -> bool:
 
     try:
         params = [
-            p for p in inspect.signature(fn).parameters.values()
+            p
+            for p in inspect.signature(fn).parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
         ]
         two = len(params) >= 2 or any(
@@ -95,7 +96,8 @@ def plan_code(root: str, include_fn: Any, exclude_fn: Any, runs_dir: str) -> lis
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
-            d for d in dirnames
+            d
+            for d in dirnames
             if os.path.realpath(os.path.join(dirpath, d)) != runs_dir
             and not _call(exclude_fn, os.path.join(dirpath, d) + os.sep, root)
         )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from tracker.errors import Error
 
@@ -128,7 +129,9 @@ def resolve_settings(given: Settings | Mapping[str, Any] | None) -> Settings:
         values.update(explicit)
     elif given is not None:
         if not isinstance(given, Mapping):
-            raise Error(f"settings must be a tracker.Settings or a dict, got {type(given).__name__}")
+            raise Error(
+                f"settings must be a tracker.Settings or a dict, got {type(given).__name__}"
+            )
         for key, value in given.items():
             if key not in _KINDS:
                 raise Error(f"unknown setting {key!r}; known: {', '.join(sorted(_KINDS))}")

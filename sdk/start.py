@@ -133,8 +133,13 @@ def init(
 
     if mode == "disabled":
         run = Run(
-            info=info, settings=resolved, conn=None, token=0, starting_step=0,
-            resumed=False, config=config_dict,
+            info=info,
+            settings=resolved,
+            conn=None,
+            token=0,
+            starting_step=0,
+            resumed=False,
+            config=config_dict,
         )
         state.set_active_run(run)
         return run

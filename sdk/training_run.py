@@ -19,7 +19,7 @@ from typing import Any
 
 from tracker import state
 from tracker.alert_level import AlertLevel, check_alert
-from tracker.errors import Error, UsageError
+from tracker.errors import UsageError
 from tracker.mappings import Config, Summary
 from tracker.metric import Metric, check_definition
 from tracker.proto.messages import Kind, encode, encode_log
@@ -43,6 +43,7 @@ class RunStatus:
     files_pending: dict | None = None
     files_bytes_copied: int = 0
     files_copies: int = 0
+    file_errors: tuple[str, ...] = ()
     alerts_sent: int = 0
     alerts_throttled: int = 0
     steps_dropped: int = 0
@@ -116,7 +117,9 @@ class Run:
     def _send(self, kind: Kind, *fields: Any) -> None:
         """Publish a persisted record of this run with the next sequence number."""
         self._seq += 1
-        self._transport.publish(encode(kind, self._token, self._seq, *fields), self._token, self._seq)
+        self._transport.publish(
+            encode(kind, self._token, self._seq, *fields), self._token, self._seq
+        )
 
     def debug(self, text: str) -> None:
         """Append a line to the run's ``logs/debug.log`` (the SDK's side of the story)."""
@@ -325,7 +328,9 @@ class Run:
         if not self._warned_drop:
             self._warned_drop = True
             self.debug(msg)
-            self._print(f"tracker: warning: {msg} Further drops in this run are counted in status().")
+            self._print(
+                f"tracker: warning: {msg} Further drops in this run are counted in status()."
+            )
 
     # -- summary, config, metrics ----------------------------------------------------------
     def _fetch_summary(self) -> dict:
@@ -337,7 +342,9 @@ class Run:
 
     def _send_summary(self, changes: dict, removed: list) -> None:
         if self._finished:
-            raise UsageError(f"run {self.id} is finished; its summary can be edited with tracker.Api()")
+            raise UsageError(
+                f"run {self.id} is finished; its summary can be edited with tracker.Api()"
+            )
         changes = {k: _plain(k, v) for k, v in changes.items()}
         if self._conn is None:
             self._local_summary.update(changes)
@@ -348,7 +355,9 @@ class Run:
 
     def _send_config(self, changes: dict) -> None:
         if self._finished:
-            raise UsageError(f"run {self.id} is finished; its config can be edited with tracker.Api()")
+            raise UsageError(
+                f"run {self.id} is finished; its config can be edited with tracker.Api()"
+            )
         for key, value in changes.items():
             _plain(key, value)
         if self._transport is None:
@@ -398,7 +407,9 @@ class Run:
             seq = self._seq
             reply = self._conn.request(
                 lambda rid: encode(Kind.DEFINE_METRIC, rid, self._token, seq, spec),
-                _CONTROL_TIMEOUT, self._token, seq,
+                _CONTROL_TIMEOUT,
+                self._token,
+                seq,
             )
             spec = reply["metric"]
         metric = Metric(
@@ -448,7 +459,9 @@ class Run:
             return [os.path.join(files_dir, name) for name, _ in plan]
         created = [link(files_dir, name, source) for name, source in plan]
         if plan and self._transport is not None:
-            self._send(Kind.SAVE, {"policy": policy, "files": [[name, source] for name, source in plan]})
+            self._send(
+                Kind.SAVE, {"policy": policy, "files": [[name, source] for name, source in plan]}
+            )
         return created
 
     def log_code(
@@ -483,7 +496,9 @@ class Run:
         )
         if not plan:
             return None
-        self.debug(f"log_code {name or 'source-' + self.project}: {len(plan)} files from {os.path.abspath(root or '.')}")
+        self.debug(
+            f"log_code {name or 'source-' + self.project}: {len(plan)} files from {os.path.abspath(root or '.')}"
+        )
         files_dir = os.path.join(self.dir, "files")
         if self.disabled:
             return [os.path.join(files_dir, n) for n, _ in plan]
@@ -618,7 +633,9 @@ class Run:
         try:
             return self._conn.request(
                 lambda rid: encode(Kind.FINISH, rid, self._token, seq, exit_code),
-                _FINISH_TIMEOUT, self._token, seq,
+                _FINISH_TIMEOUT,
+                self._token,
+                seq,
             )
         finally:
             done.set()
@@ -628,12 +645,16 @@ class Run:
             return
         started = time.monotonic()
         while not done.wait(1.0):
-            self._print(f"tracker: finishing run {self.id}: flushing history ({time.monotonic() - started + 1:.0f} s)")
+            self._print(
+                f"tracker: finishing run {self.id}: flushing history ({time.monotonic() - started + 1:.0f} s)"
+            )
 
     def _print_footer(self, reply: dict) -> None:
         rows = reply.get("rows", 0)
         state_ = reply.get("state", "finished")
-        lines = [f"tracker: run {self.name} ({self.id}) {state_}: {rows} rows in {reply.get('where', self.dir)}"]
+        lines = [
+            f"tracker: run {self.name} ({self.id}) {state_}: {rows} rows in {reply.get('where', self.dir)}"
+        ]
         summary = {k: v for k, v in (reply.get("summary") or {}).items() if not k.startswith("_")}
         for key in sorted(summary)[:10]:
             lines.append(f"tracker:   {key} {summary[key]!r}")
@@ -698,12 +719,15 @@ def _status_from(body: dict) -> RunStatus:
     return RunStatus(
         sync_items_total=body.get("sync_items_total", 0),
         sync_items_pending=body.get("sync_items_pending", 0),
-        sync_time=datetime.datetime.fromtimestamp(sync_time, datetime.timezone.utc) if sync_time else None,
+        sync_time=datetime.datetime.fromtimestamp(sync_time, datetime.timezone.utc)
+        if sync_time
+        else None,
         last_step_committed=body.get("last_step_committed", -1),
         history_rows_exported=body.get("history_rows_exported", 0),
         files_pending=body.get("files_pending") or {"live": 0, "now": 0, "end": 0},
         files_bytes_copied=body.get("files_bytes_copied", 0),
         files_copies=body.get("files_copies", 0),
+        file_errors=tuple(body.get("file_errors") or ()),
         alerts_sent=body.get("alerts_sent", 0),
         alerts_throttled=body.get("alerts_throttled", 0),
         steps_dropped=body.get("steps_dropped", 0),

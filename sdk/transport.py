@@ -29,10 +29,10 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import zmq
-
 from tracker.errors import CommError, Error
 from tracker.proto import frames
 from tracker.proto import messages as proto

@@ -65,7 +65,11 @@ def normalize(name: str, value: Any) -> Any:
         value = int(value)
         return value if _INT_MIN <= value <= _INT_MAX else float(value)
     if isinstance(value, (float, str)):
-        return value if type(value) in (float, str) else (float(value) if isinstance(value, float) else str(value))
+        return (
+            value
+            if type(value) in (float, str)
+            else (float(value) if isinstance(value, float) else str(value))
+        )
     if isinstance(value, (list, tuple)):
         return [_list_item(name, i, v) for i, v in enumerate(value)]
     if isinstance(value, (bytes, bytearray)):
@@ -92,7 +96,9 @@ def _list_item(name: str, index: int, value: Any) -> Any:
     if t is int:
         return value if _INT_MIN <= value <= _INT_MAX else float(value)
     if isinstance(value, (list, tuple, Mapping)):
-        raise ValueError(f"log() value for key {name!r}: item {index} is nested; only flat lists are supported")
+        raise ValueError(
+            f"log() value for key {name!r}: item {index} is nested; only flat lists are supported"
+        )
     item = normalize(name, value)
     if isinstance(item, (list, dict)):
         raise ValueError(f"log() value for key {name!r}: item {index} is not a scalar")
@@ -109,7 +115,9 @@ def _array_like(name: str, value: Any) -> Any:
             obj = fn()
     tolist = getattr(obj, "tolist", None)
     if tolist is None:
-        raise ValueError(f"log() value for key {name!r} has unsupported type {type(value).__name__}")
+        raise ValueError(
+            f"log() value for key {name!r} has unsupported type {type(value).__name__}"
+        )
     numel = getattr(obj, "numel", None)
     size = numel() if callable(numel) else getattr(obj, "size", None)
     items = tolist()
@@ -151,7 +159,11 @@ def histogram(name: str, values: list, bins: int = 64) -> dict[str, Any]:
     counts = [0] * bins
     for v in data:
         counts[min(int((v - lo) / width), bins - 1)] += 1
-    return {"_type": "histogram", "values": counts, "bins": [lo + i * width for i in range(bins + 1)]}
+    return {
+        "_type": "histogram",
+        "values": counts,
+        "bins": [lo + i * width for i in range(bins + 1)],
+    }
 
 
 def is_number(value: Any) -> bool:

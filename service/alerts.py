@@ -16,7 +16,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 ATTEMPT_TIMEOUT = 3.0
 FIRST_BACKOFF = 0.5

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -21,7 +20,7 @@ app = typer.Typer(
 console = Console()
 
 
-def _store(store: Optional[str]) -> str:
+def _store(store: str | None) -> str:
     from tracker.settings import default_store
 
     if store:
@@ -30,14 +29,16 @@ def _store(store: Optional[str]) -> str:
     return default_store()
 
 
-def _ago(ts: Optional[float]) -> str:
+def _ago(ts: float | None) -> str:
     if not ts:
         return "never"
     return f"{time.time() - ts:.1f} s ago"
 
 
 @app.command()
-def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
     """Show running sidecars, their runs and what is still to be synced."""
     from tracker.service.control import sidecar_statuses
     from tracker.service.sync import unsynced_offline_runs
@@ -47,7 +48,11 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
     roots = list(dict.fromkeys([os.getcwd()] + ([Env.get(Env.DIR)] if Env.get(Env.DIR) else [])))
     offline = unsynced_offline_runs(roots)
     if as_json:
-        typer.echo(json.dumps({"sidecars": sidecars, "unsynced_offline_runs": offline}, indent=1, default=str))
+        typer.echo(
+            json.dumps(
+                {"sidecars": sidecars, "unsynced_offline_runs": offline}, indent=1, default=str
+            )
+        )
         return
     if not sidecars:
         console.print("No tracker sidecar is running.")
@@ -73,7 +78,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
             )
             typer.echo(
                 f"    alerts {r['alerts_sent']} sent / {r['alerts_throttled']} throttled  steps dropped "
-                f"{dropped}" + (f" (first: step {r['first_dropped_step']})" if dropped else "")
+                f"{dropped}"
+                + (f" (first: step {r['first_dropped_step']})" if dropped else "")
                 + f"  last sync {_ago(r.get('sync_time'))}"
             )
             if r.get("export_error"):
@@ -90,8 +96,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
 
 @app.command()
 def start(
-    store: Optional[str] = typer.Option(None, help="Store folder (default TRACKER_STORE or ~/.tracker/store)."),
-    idle_timeout: float = typer.Option(30.0, help="Seconds to stay up after the last run finished."),
+    store: str | None = typer.Option(
+        None, help="Store folder (default TRACKER_STORE or ~/.tracker/store)."
+    ),
+    idle_timeout: float = typer.Option(
+        30.0, help="Seconds to stay up after the last run finished."
+    ),
 ) -> None:
     """Start the sidecar for a store (does nothing if it runs already)."""
     from tracker.service.control import start as start_sidecar
@@ -102,11 +112,12 @@ def start(
 
 @app.command()
 def stop(
-    store: Optional[str] = typer.Option(None, help="Only the sidecar of this store (default: all)."),
+    store: str | None = typer.Option(None, help="Only the sidecar of this store (default: all)."),
 ) -> None:
     """Stop sidecars; they finalize every run they hold first."""
     from tracker.runtime import sidecar_paths
-    from tracker.service.control import running_sidecars, stop as stop_sidecar
+    from tracker.service.control import running_sidecars
+    from tracker.service.control import stop as stop_sidecar
 
     targets = [sidecar_paths(_store(store))] if store else running_sidecars()
     targets = [t for t in targets if t in running_sidecars()] if store else targets
@@ -120,8 +131,8 @@ def stop(
 
 @app.command()
 def sync(
-    paths: List[str] = typer.Argument(..., help="Run directories, tracker/ folders or .trk files."),
-    store: Optional[str] = typer.Option(None, help="Store folder or file:// URI."),
+    paths: list[str] = typer.Argument(..., help="Run directories, tracker/ folders or .trk files."),
+    store: str | None = typer.Option(None, help="Store folder or file:// URI."),
     force: bool = typer.Option(False, help="Sync again even if already synced."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -137,7 +148,9 @@ def sync(
         res = sync_run_dir(run_dir, _store(store), force=force)
         results.append(res)
         if not as_json:
-            extra = f", {res.dropped} damaged record(s) skipped at {res.damaged}" if res.dropped else ""
+            extra = (
+                f", {res.dropped} damaged record(s) skipped at {res.damaged}" if res.dropped else ""
+            )
             if res.status == "synced":
                 console.print(f"synced {res.path}: {res.rows} rows, {res.state}{extra}")
             elif res.status == "skipped":
@@ -152,8 +165,8 @@ def sync(
 
 @app.command()
 def runs(
-    project: Optional[str] = typer.Argument(None, help="entity/project or project."),
-    store: Optional[str] = typer.Option(None),
+    project: str | None = typer.Argument(None, help="entity/project or project."),
+    store: str | None = typer.Option(None),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List the runs of a project."""
@@ -162,13 +175,31 @@ def runs(
     api = Api(store=_store(store))
     found = api.runs(project)
     if as_json:
-        typer.echo(json.dumps([
-            {"path": "/".join(r.path), "name": r.name, "state": r.state, "created_at": r.created_at,
-             "last_step": r.lastHistoryStep} for r in found]))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "path": "/".join(r.path),
+                        "name": r.name,
+                        "state": r.state,
+                        "created_at": r.created_at,
+                        "last_step": r.lastHistoryStep,
+                    }
+                    for r in found
+                ]
+            )
+        )
         return
     table = Table("run", "name", "state", "group", "last step", "created")
     for r in found:
-        table.add_row("/".join(r.path), r.name, r.state, r.group or "", str(r.lastHistoryStep), r.created_at or "")
+        table.add_row(
+            "/".join(r.path),
+            r.name,
+            r.state,
+            r.group or "",
+            str(r.lastHistoryStep),
+            r.created_at or "",
+        )
     console.print(table)
 
 

@@ -8,7 +8,8 @@ own is kept) and ``_runtime``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tracker.service.summary import SummaryState
 

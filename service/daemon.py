@@ -17,28 +17,27 @@ import logging
 import os
 import queue
 import signal
-import threading
 import sys
+import threading
 import time
 from collections import Counter
 from typing import Any
 
 import zmq
-
+from tracker.proto import frames
 from tracker.proto import messages as proto
 from tracker.proto.messages import Kind, ProtoError
 from tracker.runtime import SidecarPaths, sidecar_paths
 from tracker.service.alerts import WebhookSender, slack_body
-from tracker.proto import frames
 from tracker.service.export import Exporter
-from tracker.service.replay import apply_records, truncate_torn_tail
 from tracker.service.probe import probe
+from tracker.service.replay import apply_records, truncate_torn_tail
 from tracker.service.sampler import Sampler
-from tracker.service.syncer import Copier
-from tracker.service.watcher import ChangeWatcher
 from tracker.service.session import TERMINAL, RunSession
 from tracker.service.store import open_store
+from tracker.service.syncer import Copier
 from tracker.service.txlog import TxLogWriter, replay
+from tracker.service.watcher import ChangeWatcher
 
 log = logging.getLogger("tracker.sidecar")
 
@@ -196,8 +195,10 @@ class Sidecar:
         try:
             msg = proto.to_message(obj)
         except ProtoError as exc:
-            reason = "unknown_kind" if "unknown message kind" in str(exc) else (
-                "bad_version" if "newer" in str(exc) else "malformed"
+            reason = (
+                "unknown_kind"
+                if "unknown message kind" in str(exc)
+                else ("bad_version" if "newer" in str(exc) else "malformed")
             )
             self.rejected[reason] += 1
             log.warning("refused a message: %s", exc)
@@ -220,7 +221,12 @@ class Sidecar:
                     self.rejected["unknown_run"] += 1
                     if sess is None:
                         self._unknown_token(token, ident)
-                    self.reply(ident, rid, False, {"error": f"no running run with token {token!r}", "unknown_token": token})
+                    self.reply(
+                        ident,
+                        rid,
+                        False,
+                        {"error": f"no running run with token {token!r}", "unknown_token": token},
+                    )
                     return
                 seq = f.get("seq") or 0
                 if seq and seq <= sess.last_seq:
@@ -266,7 +272,9 @@ class Sidecar:
                     self.reply(ident, rid, True, {"rows": [], "running": False})
                 else:
                     rows = sess.history.tail(int(f["min_step"] or 0))
-                    self.reply(ident, rid, True, {"rows": rows, "running": sess.state not in TERMINAL})
+                    self.reply(
+                        ident, rid, True, {"rows": rows, "running": sess.state not in TERMINAL}
+                    )
             elif kind == Kind.SIDECAR_STATUS:
                 self.reply(ident, rid, True, self.status())
             elif kind == Kind.SHUTDOWN:
@@ -357,7 +365,13 @@ class Sidecar:
         if names and isinstance(info.get("metadata"), dict):
             info["metadata"]["gpu_names"] = names
         sess = RunSession(
-            info, token, self.store, self.exporter, previous, copier=self.copier, watcher=self.watcher
+            info,
+            token,
+            self.store,
+            self.exporter,
+            previous,
+            copier=self.copier,
+            watcher=self.watcher,
         )
         sess.ident = ident
         sess.save_segment(previous)
@@ -367,7 +381,9 @@ class Sidecar:
         sess.write_catalogue(force=True)
         sess.start_run_files()
         metadata = dict(info.get("metadata") or {})
-        threading.Thread(target=self._probe, args=(token, metadata), name="probe", daemon=True).start()
+        threading.Thread(
+            target=self._probe, args=(token, metadata), name="probe", daemon=True
+        ).start()
         if sess.store is not None:
             interval = float((info.get("settings") or {}).get("system_sample_interval", 2.0))
             self.sampler.attach(token, sess.pid, interval, sess.run_dir)
@@ -389,12 +405,20 @@ class Sidecar:
         """Take over a run whose sidecar died: rebuild it from its transaction log."""
         token = info["token"]
         if token in self.closed_replies:
-            return {"token": token, "last_seq": self.closed_replies[token]["last_seq"], "closed": True}
+            return {
+                "token": token,
+                "last_seq": self.closed_replies[token]["last_seq"],
+                "closed": True,
+            }
         sess = self.sessions.get(token)
         if sess is None:
             if info.get("mode", "online") == "online":
                 record = self.store.get_run(info["entity"], info["project"], info["id"])
-                if record and record.get("state") in TERMINAL and record.get("run_dir") == info["dir"]:
+                if (
+                    record
+                    and record.get("state") in TERMINAL
+                    and record.get("run_dir") == info["dir"]
+                ):
                     # closed already (the SDK asked late): never rebuild a finished run
                     return {"token": token, "last_seq": 2**62, "closed": True}
             sess = self._rebuild(info, token)
@@ -414,11 +438,19 @@ class Sidecar:
             for blob in self.store.list_blobs(*ref, "history")[keep:]:
                 self.store.delete_blob(blob)
         sess = RunSession(
-            info, token, self.store, self.exporter, previous, write_txlog=False, copier=self.copier,
+            info,
+            token,
+            self.store,
+            self.exporter,
+            previous,
+            write_txlog=False,
+            copier=self.copier,
             watcher=self.watcher,
         )
         report = frames.ReadReport()
-        finished, code, last_seq = apply_records(sess, replay(path, report)) if os.path.exists(path) else (False, None, 0)
+        finished, code, last_seq = (
+            apply_records(sess, replay(path, report)) if os.path.exists(path) else (False, None, 0)
+        )
         sess.last_seq = sess.acked_seq = last_seq
         sess.txlog = TxLogWriter(path)
         self.sessions[token] = sess
@@ -451,10 +483,14 @@ class Sidecar:
 
         def done(result: str) -> None:
             record["webhook"] = result
-            sess.alerts.append({"alert_id": record["alert_id"], "title": record["title"], "webhook": result})
+            sess.alerts.append(
+                {"alert_id": record["alert_id"], "title": record["title"], "webhook": result}
+            )
             sess.store_alert(record)
 
-        self.webhooks.send(url, slack_body(record, path, ui), int(sess.settings.get("alert_retries", 5)), done)
+        self.webhooks.send(
+            url, slack_body(record, path, ui), int(sess.settings.get("alert_retries", 5)), done
+        )
 
     # -- housekeeping ----------------------------------------------------------------------
     def housekeeping(self, now: float) -> None:
@@ -570,9 +606,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(process)d %(levelname)s %(message)s"
+        level=logging.INFO,
+        stream=sys.stdout,
+        format="%(asctime)s %(process)d %(levelname)s %(message)s",
     )
-    store_path = args.store[len("file://"):] if args.store.startswith("file://") else args.store
+    store_path = args.store[len("file://") :] if args.store.startswith("file://") else args.store
     paths = sidecar_paths(store_path)
     lock_fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -589,7 +627,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    info = {"pid": os.getpid(), "store": paths.store, "endpoint": paths.endpoint, "started": sidecar.started}
+    info = {
+        "pid": os.getpid(),
+        "store": paths.store,
+        "endpoint": paths.endpoint,
+        "started": sidecar.started,
+    }
     tmp = paths.info + ".tmp"
     with open(tmp, "w") as fh:
         json.dump(info, fh)

@@ -18,7 +18,8 @@ import os
 import queue
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 ROWS_PER_PART = 10_000
 SECONDS_PER_PART = 10.0
@@ -112,7 +113,9 @@ class Exporter:
             try:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.tmp"
-                pq.write_table(table, tmp, row_group_size=max(table.num_rows, 1), compression="zstd")
+                pq.write_table(
+                    table, tmp, row_group_size=max(table.num_rows, 1), compression="zstd"
+                )
                 os.replace(tmp, path)
             except Exception as exc:  # reported to the run; the batch is retried
                 error = exc

@@ -12,9 +12,7 @@ def git_state(cwd: str) -> dict[str, Any]:
 
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(
-                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5
-            )
+            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5)
         except (OSError, subprocess.SubprocessError):
             return None
         return out.stdout.strip() if out.returncode == 0 else None

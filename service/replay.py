@@ -7,7 +7,7 @@ runs of one that died: both rebuild the same state the live path would have buil
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from tracker.proto import frames
 from tracker.proto.messages import Message

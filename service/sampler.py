@@ -64,16 +64,24 @@ def collect_host(prev: dict[str, Any], disk_path: str) -> dict[str, Any]:
         io = _disk_counters(disk_path)
         if io is not None:
             if elapsed and "disk" in prev:
-                row["system.disk.readBytesPerSec"] = max(0, io.read_bytes - prev["disk"].read_bytes) / elapsed
-                row["system.disk.writeBytesPerSec"] = max(0, io.write_bytes - prev["disk"].write_bytes) / elapsed
+                row["system.disk.readBytesPerSec"] = (
+                    max(0, io.read_bytes - prev["disk"].read_bytes) / elapsed
+                )
+                row["system.disk.writeBytesPerSec"] = (
+                    max(0, io.write_bytes - prev["disk"].write_bytes) / elapsed
+                )
             prev["disk"] = io
     except Exception:
         pass
     try:
         net = psutil.net_io_counters()
         if elapsed and "net" in prev:
-            row["system.network.sentBytesPerSec"] = max(0, net.bytes_sent - prev["net"].bytes_sent) / elapsed
-            row["system.network.recvBytesPerSec"] = max(0, net.bytes_recv - prev["net"].bytes_recv) / elapsed
+            row["system.network.sentBytesPerSec"] = (
+                max(0, net.bytes_sent - prev["net"].bytes_sent) / elapsed
+            )
+            row["system.network.recvBytesPerSec"] = (
+                max(0, net.bytes_recv - prev["net"].bytes_recv) / elapsed
+            )
         prev["net"] = net
     except Exception:
         pass
@@ -90,7 +98,9 @@ def _disk_counters(path: str):
         best = None
         real = os.path.realpath(path)
         for part in psutil.disk_partitions(all=False):
-            if real.startswith(part.mountpoint) and (best is None or len(part.mountpoint) > len(best.mountpoint)):
+            if real.startswith(part.mountpoint) and (
+                best is None or len(part.mountpoint) > len(best.mountpoint)
+            ):
                 best = part
         if best is not None:
             per = psutil.disk_io_counters(perdisk=True) or {}

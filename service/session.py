@@ -10,7 +10,8 @@ import json
 import math
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tracker.service.alerts import AlertBook
 from tracker.service.committer import Committer
@@ -117,7 +118,9 @@ class RunSession:
             on_row,
         )
         self.txlog = (
-            TxLogWriter(os.path.join(self.run_dir, f"run-{self.run_id}.trk")) if write_txlog else None
+            TxLogWriter(os.path.join(self.run_dir, f"run-{self.run_id}.trk"))
+            if write_txlog
+            else None
         )
         self.alerts = AlertBook(self.run_dir, f"{self.entity}/{self.project}/{self.run_id}")
         self.settings: dict[str, Any] = dict(info.get("settings") or {})
@@ -125,7 +128,11 @@ class RunSession:
         self.files = FileSyncer(
             self.run_dir,
             copier if online else None,
-            (lambda name: self.store.blob_path(self.entity, self.project, self.run_id, "files", name))
+            (
+                lambda name: self.store.blob_path(
+                    self.entity, self.project, self.run_id, "files", name
+                )
+            )
             if online
             else None,
             self._record_files,
@@ -200,7 +207,9 @@ class RunSession:
         """Write the run's own files and sync them like ``live`` files while the run goes on."""
         self._write_files(copy=False)
         files = os.path.join(self.run_dir, "files")
-        self.files.add({"policy": "live", "files": [[n, os.path.join(files, n)] for n in self.RUN_FILES[:3]]})
+        self.files.add(
+            {"policy": "live", "files": [[n, os.path.join(files, n)] for n in self.RUN_FILES[:3]]}
+        )
 
     def on_probe(self, git: dict[str, Any], requirements: str) -> None:
         """The environment probe's answer: git state into metadata, requirements.txt."""
@@ -216,7 +225,12 @@ class RunSession:
         except OSError as exc:
             self.log(f"could not write the environment files: {exc}")
             return
-        self.files.add({"policy": "live", "files": [["requirements.txt", os.path.join(files, "requirements.txt")]]})
+        self.files.add(
+            {
+                "policy": "live",
+                "files": [["requirements.txt", os.path.join(files, "requirements.txt")]],
+            }
+        )
         self.dirty = True
 
     def refresh_run_files(self) -> None:
@@ -316,8 +330,12 @@ class RunSession:
         files = os.path.join(self.run_dir, "files")
         content = {
             "config.yaml": lambda: config_yaml(self.config),
-            "summary.json": lambda: json.dumps(_json_safe(self.summary.view()), indent=1, default=str),
-            "metadata.json": lambda: json.dumps(_public_metadata(self.info.get("metadata") or {}), indent=1, default=str),
+            "summary.json": lambda: json.dumps(
+                _json_safe(self.summary.view()), indent=1, default=str
+            ),
+            "metadata.json": lambda: json.dumps(
+                _public_metadata(self.info.get("metadata") or {}), indent=1, default=str
+            ),
         }
         try:
             os.makedirs(files, exist_ok=True)
@@ -339,7 +357,15 @@ class RunSession:
                         os.path.join(files, name),
                         self.store.blob_path(self.entity, self.project, self.run_id, "files", name),
                     )
-                    records.append({"name": name, "size": size, "md5": md5, "updated_at": time.time(), "policy": "end"})
+                    records.append(
+                        {
+                            "name": name,
+                            "size": size,
+                            "md5": md5,
+                            "updated_at": time.time(),
+                            "policy": "end",
+                        }
+                    )
                 except OSError as exc:
                     self.log(f"could not copy {name} to the store: {exc}")
             self._record_files(records)

@@ -75,7 +75,9 @@ def merge_definition(old: dict | None, new: dict) -> dict:
             merged["step_metric"] = new["step_metric"]
         if new.get("goal"):
             merged["goal"] = new["goal"]
-        merged["summary"] = list(dict.fromkeys(list(old.get("summary") or []) + list(new.get("summary") or [])))
+        merged["summary"] = list(
+            dict.fromkeys(list(old.get("summary") or []) + list(new.get("summary") or []))
+        )
     merged.pop("overwrite", None)
     return merged
 

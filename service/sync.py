@@ -77,7 +77,10 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
     messages = replay(txlog, report)
     first = next(messages, None)
     if first is None or first.kind.name != "INIT":
-        result.status, result.message = "failed", "the transaction log does not start with the run's init"
+        result.status, result.message = (
+            "failed",
+            "the transaction log does not start with the run's init",
+        )
         return result
     info = dict(first.fields["run_info"])
     info["mode"] = "online"
@@ -86,7 +89,10 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
     result.path = "/".join(ref)
     existing = store.get_run(*ref)
     if existing is not None:
-        if os.path.realpath(existing.get("run_dir") or "") != os.path.realpath(run_dir) and not force:
+        if (
+            os.path.realpath(existing.get("run_dir") or "") != os.path.realpath(run_dir)
+            and not force
+        ):
             result.status = "failed"
             result.message = f"run {result.path} already exists in the store from another directory"
             return result
@@ -96,6 +102,7 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
     copier = Copier()
     try:
         sess = RunSession(info, 0, store, exporter, previous=None, write_txlog=False, copier=copier)
+
         # the run's files/ holds each file's final content since the run finished
         def from_run_dir(spec: dict) -> dict:
             files = [[name, os.path.join(run_dir, "files", name)] for name, _ in spec["files"]]

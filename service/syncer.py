@@ -18,8 +18,9 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 CHUNK = 1 << 20
 
@@ -27,7 +28,9 @@ CHUNK = 1 << 20
 def copy_file(src: str, dst: str) -> tuple[int, str]:
     """Copy ``src`` to ``dst`` in chunks via a temporary name; return (size, md5)."""
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    tmp = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.{threading.get_ident()}.tmp")
+    tmp = os.path.join(
+        os.path.dirname(dst), f".{os.path.basename(dst)}.{threading.get_ident()}.tmp"
+    )
     md5 = hashlib.md5()
     size = 0
     try:
@@ -159,7 +162,10 @@ class FileSyncer:
             if entry.copies and now - entry.last_copy < self.live_interval:
                 continue
             sig = _signature(entry.source)
-            if sig is not None and sig != entry.copied_sig:
+            if sig is None:
+                self._fail(entry, f"{entry.source} is missing or unreadable")
+                entry.maybe_changed = not entry.watched
+            elif sig != entry.copied_sig:
                 self._schedule(entry, sig)
             elif entry.watched:
                 entry.maybe_changed = False
@@ -171,7 +177,9 @@ class FileSyncer:
             return
         entry.inflight = True
         entry.last_copy = time.monotonic()
-        self.copier.submit(entry.source, self.store_path(entry.name), lambda res: self._done(entry, sig, res))
+        self.copier.submit(
+            entry.source, self.store_path(entry.name), lambda res: self._done(entry, sig, res)
+        )
 
     def _done(self, entry: Entry, sig: tuple, result: Any) -> None:
         entry.inflight = False
@@ -184,8 +192,17 @@ class FileSyncer:
         entry.error = None
         entry.size, entry.md5 = result
         self.bytes_copied += entry.size
-        self.record([{"name": entry.name, "size": entry.size, "md5": entry.md5,
-                      "updated_at": time.time(), "policy": entry.policy}])
+        self.record(
+            [
+                {
+                    "name": entry.name,
+                    "size": entry.size,
+                    "md5": entry.md5,
+                    "updated_at": time.time(),
+                    "policy": entry.policy,
+                }
+            ]
+        )
 
     def _fail(self, entry: Entry, message: str) -> None:
         if entry.error != message:

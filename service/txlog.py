@@ -9,7 +9,7 @@ recovery, skipping damaged frames and reporting them.
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from tracker.proto import frames
 from tracker.proto.messages import Message, ProtoError, iter_batch, to_message

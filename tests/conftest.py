@@ -9,7 +9,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -97,14 +97,18 @@ def script(code: str) -> str:
 def run_script(tmp_path):
     """Run Python code in a fresh interpreter (the training process), with this env."""
 
-    def run(code: str, timeout: float = 60, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
+    def run(
+        code: str, timeout: float = 60, check: bool = False, **kwargs
+    ) -> subprocess.CompletedProcess:
         path = tmp_path / f"script_{time.monotonic_ns()}.py"
         path.write_text(textwrap.dedent(code))
         proc = subprocess.run(
             [sys.executable, str(path)], capture_output=True, text=True, timeout=timeout, **kwargs
         )
         if check and proc.returncode != 0:
-            raise AssertionError(f"script failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"script failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     return run
@@ -119,7 +123,11 @@ def start_script(tmp_path):
         path = tmp_path / f"script_{time.monotonic_ns()}.py"
         path.write_text(textwrap.dedent(code))
         proc = subprocess.Popen(
-            [sys.executable, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
+            [sys.executable, str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kwargs,
         )
         procs.append(proc)
         return proc

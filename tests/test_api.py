@@ -5,7 +5,6 @@ import os
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-
 import tracker
 from conftest import wait_until
 
@@ -14,7 +13,11 @@ N = 25_000  # two exported parts of 10,000 rows and a tail
 
 def make_run(finish: bool):
     run = tracker.init(
-        project="api", group="grp", job_type="train", tags=["t1"], config={"lr": 0.1},
+        project="api",
+        group="grp",
+        job_type="train",
+        tags=["t1"],
+        config={"lr": 0.1},
         settings={"system_sample_interval": 0},  # these tests are about the history stream
     )
     run.define_metric("loss", summary="min")
@@ -115,7 +118,9 @@ def test_exported_history_reads_with_plain_pyarrow_and_pandas(api):
     folder = os.path.join(api.store_root, "runs", "tester", "api", run.id, "history")
     files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
     assert len(files) == 3
-    schema = __import__("pyarrow").unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    schema = __import__("pyarrow").unify_schemas(
+        [pq.read_schema(f) for f in files], promote_options="permissive"
+    )
     table = ds.dataset(files, schema=schema, format="parquet").to_table()
     assert table.num_rows == N
     assert sorted(table.column("_step").to_pylist()) == list(range(N))
@@ -145,7 +150,13 @@ def test_update_save_delete_load(api):
     r.summary["best"] = 0.5
     r.update()
     again = api.run(run.path)
-    assert (again.name, again.notes, again.tags, again.group, again.job_type) == ("edited", "n", ["x", "y"], "g2", "eval")
+    assert (again.name, again.notes, again.tags, again.group, again.job_type) == (
+        "edited",
+        "n",
+        ["x", "y"],
+        "g2",
+        "eval",
+    )
     assert again.config["new"] == 1 and again.summary["best"] == 0.5
     again.summary["other"] = 2
     again.save()
@@ -159,8 +170,12 @@ def test_update_save_delete_load(api):
 
 def test_runs_filters_and_order(api):
     made = []
-    for i, (state_code, lr, tags) in enumerate([(0, 0.1, ["a"]), (1, 0.2, ["b"]), (0, 0.3, ["a", "b"])]):
-        run = tracker.init(project="many", group="g" if i < 2 else "h", config={"lr": lr}, tags=tags, reinit=True)
+    for i, (state_code, lr, tags) in enumerate(
+        [(0, 0.1, ["a"]), (1, 0.2, ["b"]), (0, 0.3, ["a", "b"])]
+    ):
+        run = tracker.init(
+            project="many", group="g" if i < 2 else "h", config={"lr": lr}, tags=tags, reinit=True
+        )
         run.log({"acc": i})
         run.finish(exit_code=state_code)
         made.append(run.id)
@@ -169,7 +184,9 @@ def test_runs_filters_and_order(api):
     assert ids(api.runs("many", order="+created_at")) == made
     assert ids(api.runs("many", filters={"state": "failed"})) == [made[1]]
     assert ids(api.runs("many", filters={"group": "g"}, order="created_at")) == made[:2]
-    assert ids(api.runs("many", filters={"config.lr": {"$gt": 0.15}}, order="config.lr")) == made[1:]
+    assert (
+        ids(api.runs("many", filters={"config.lr": {"$gt": 0.15}}, order="config.lr")) == made[1:]
+    )
     assert ids(api.runs("many", filters={"summary.acc": {"$lt": 1}})) == [made[0]]
     assert ids(api.runs("many", filters={"tags": "b"}, order="created_at")) == made[1:]
     assert ids(api.runs("many", filters={"state": {"$in": ["failed", "crashed"]}})) == [made[1]]

@@ -1,9 +1,8 @@
 """Bad messages are refused and counted; the sidecar and every other run go on (§6)."""
 
 import msgpack
-import zmq
-
 import tracker
+import zmq
 from conftest import wait_until
 from tracker.proto.messages import SCHEMA_VERSION, Kind, encode, encode_log
 from tracker.runtime import sidecar_paths

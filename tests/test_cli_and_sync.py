@@ -5,11 +5,10 @@ import os
 import subprocess
 import sys
 
-from typer.testing import CliRunner
-
 import tracker
 from conftest import wait_until
 from tracker.service.cli import app
+from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -5,7 +5,6 @@ import os
 import time
 
 import pytest
-
 import tracker
 from conftest import wait_until
 
@@ -23,8 +22,13 @@ def write(path, text):
 @pytest.fixture
 def tree(tracker_env):
     root = tracker_env["root"]
-    for rel in ("these/are/myfiles/a.txt", "these/are/myfiles/b.txt", "files/x/saveme.txt",
-                "files/y/saveme.txt", "files/y/other.txt"):
+    for rel in (
+        "these/are/myfiles/a.txt",
+        "these/are/myfiles/b.txt",
+        "files/x/saveme.txt",
+        "files/y/saveme.txt",
+        "files/y/other.txt",
+    ):
         write(os.path.join(root, rel), rel)
     absdir = os.path.join(root, "User", "username", "Documents", "run123")
     write(os.path.join(absdir, "r.txt"), "r")
@@ -36,18 +40,35 @@ def test_the_five_base_path_examples_of_seed_002(tree, api):
     run = tracker.init(project="files")
     files = os.path.join(run.dir, "files")
     rel = lambda paths: [os.path.relpath(p, files) for p in paths]  # noqa: E731
-    assert rel(run.save("these/are/myfiles/*", policy="now")) == ["these/are/myfiles/a.txt", "these/are/myfiles/b.txt"]
-    assert rel(run.save("these/are/myfiles/*", base_path="these", policy="now")) == ["are/myfiles/a.txt", "are/myfiles/b.txt"]
+    assert rel(run.save("these/are/myfiles/*", policy="now")) == [
+        "these/are/myfiles/a.txt",
+        "these/are/myfiles/b.txt",
+    ]
+    assert rel(run.save("these/are/myfiles/*", base_path="these", policy="now")) == [
+        "are/myfiles/a.txt",
+        "are/myfiles/b.txt",
+    ]
     absglob = os.path.join(tree, "User/username/Documents/run123/*.txt")
     assert rel(run.save(absglob, policy="now")) == ["run123/r.txt"]
-    assert rel(run.save(absglob, base_path=os.path.join(tree, "User"), policy="now")) == ["username/Documents/run123/r.txt"]
-    assert rel(tracker.save("files/*/saveme.txt", policy="now")) == ["files/x/saveme.txt", "files/y/saveme.txt"]
+    assert rel(run.save(absglob, base_path=os.path.join(tree, "User"), policy="now")) == [
+        "username/Documents/run123/r.txt"
+    ]
+    assert rel(tracker.save("files/*/saveme.txt", policy="now")) == [
+        "files/x/saveme.txt",
+        "files/y/saveme.txt",
+    ]
     link = os.path.join(files, "run123/r.txt")
-    assert os.path.islink(link) and os.readlink(link) == os.path.join(tree, "User/username/Documents/run123/r.txt")
+    assert os.path.islink(link) and os.readlink(link) == os.path.join(
+        tree, "User/username/Documents/run123/r.txt"
+    )
     run.finish()
     assert {
-        "these/are/myfiles/a.txt", "are/myfiles/b.txt", "run123/r.txt", "username/Documents/run123/r.txt",
-        "files/x/saveme.txt", "files/y/saveme.txt",
+        "these/are/myfiles/a.txt",
+        "are/myfiles/b.txt",
+        "run123/r.txt",
+        "username/Documents/run123/r.txt",
+        "files/x/saveme.txt",
+        "files/y/saveme.txt",
     } <= stored_names(api, run)
     assert not os.path.islink(link) and open(link).read() == "r"  # self-contained after finish
 
@@ -91,7 +112,9 @@ def test_end_file_is_absent_until_finish(tree, api):
 
 
 @pytest.mark.parametrize("watch", ["watchdog", "poll"])
-def test_live_file_rewritten_20_times_is_copied_at_most_once_per_interval(tree, api, watch, monkeypatch):
+def test_live_file_rewritten_20_times_is_copied_at_most_once_per_interval(
+    tree, api, watch, monkeypatch
+):
     monkeypatch.setenv("TRACKER_FILE_WATCH", "auto" if watch == "watchdog" else "poll")
     run = tracker.init(project="files", settings={"live_interval": 0.5})
     from tracker.service.control import sidecar_statuses
@@ -121,8 +144,13 @@ def test_a_deleted_file_is_reported_not_fatal(tree, api):
     path = os.path.join(tree, "gone.txt")
     write(path, "x")
     run.save(path, base_path=tree, policy="end")
-    os.unlink(path)
+    os.unlink(path)  # gone when its copy is due, at finish
+    dangling = os.path.join(tree, "dangling.txt")
+    os.symlink(os.path.join(tree, "no", "such", "file"), dangling)
+    assert run.save(dangling, base_path=tree, policy="now")  # unreadable when its copy is due
     run.log({"a": 1})
+    st = run.status()
+    assert any("dangling.txt" in e for e in st.file_errors)
     run.finish()
     r = api.run(run.path)
     assert r.state == "finished" and r.file("gone.txt") is None
@@ -166,7 +194,9 @@ def test_restore_downloads_only_when_absent_unless_replace(tree, api, tmp_path):
     assert fh.read() == "weights" and fh.name == os.path.join(run2.dir, "ckpt.txt")
     write(os.path.join(run2.dir, "ckpt.txt"), "local edit")
     assert run2.restore("ckpt.txt", run_path="tester/files/source1").read() == "local edit"
-    assert run2.restore("ckpt.txt", run_path="tester/files/source1", replace=True).read() == "weights"
+    assert (
+        run2.restore("ckpt.txt", run_path="tester/files/source1", replace=True).read() == "weights"
+    )
     got = run2.restore("ckpt.txt", run_path="files/source1", root=str(tmp_path))
     assert got.read() == "weights" and got.name == str(tmp_path / "ckpt.txt")
     with pytest.raises(ValueError, match="no file"):
@@ -187,7 +217,10 @@ def test_files_read_api(tree, api, tmp_path):
     with pytest.raises(ValueError):
         r.files(names=["a"], pattern="%")
     f = r.file("these/are/myfiles/a.txt")
-    assert f.size == len("these/are/myfiles/a.txt") and f.md5 == hashlib.md5(b"these/are/myfiles/a.txt").hexdigest()
+    assert (
+        f.size == len("these/are/myfiles/a.txt")
+        and f.md5 == hashlib.md5(b"these/are/myfiles/a.txt").hexdigest()
+    )
     assert f.updated_at.endswith("+00:00") and f.url.startswith("file://")
     assert f.download(root=str(tmp_path)).read() == "these/are/myfiles/a.txt"
     with pytest.raises(ValueError, match="exists"):
@@ -237,7 +270,9 @@ def test_run_files_metadata_requirements_and_live_config(tracker_env, api):
     write(os.path.join(root, "train.py"), "print('hi')\n")
     git("add", "train.py")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
     write(os.path.join(root, "train.py"), "print('changed')\n")  # dirty
 
     run = tracker.init(project="files", config={"lr": 1})
@@ -245,7 +280,9 @@ def test_run_files_metadata_requirements_and_live_config(tracker_env, api):
     run.log({"acc": 0.5})
     r = api.run(run.path)
     wait_until(lambda: r.file("requirements.txt") and r.file("config.yaml"), timeout=20)
-    wait_until(lambda: b"batch" in open(r.file("config.yaml").path_in_store, "rb").read(), timeout=20)
+    wait_until(
+        lambda: b"batch" in open(r.file("config.yaml").path_in_store, "rb").read(), timeout=20
+    )
     run.finish()
     r = api.run(run.path)
     meta = r.metadata
@@ -261,7 +298,14 @@ def test_run_files_metadata_requirements_and_live_config(tracker_env, api):
 
 def test_log_code_with_one_and_two_argument_functions(tracker_env, api):
     root = tracker_env["root"]
-    for rel in ("train.py", "pkg/model.py", "pkg/notes.md", "cache/tmp.py", "Dockerfile", "nb.ipynb"):
+    for rel in (
+        "train.py",
+        "pkg/model.py",
+        "pkg/notes.md",
+        "cache/tmp.py",
+        "Dockerfile",
+        "nb.ipynb",
+    ):
         write(os.path.join(root, rel), rel)
     run = tracker.init(project="files")
     created = run.log_code()
@@ -275,7 +319,13 @@ def test_log_code_with_one_and_two_argument_functions(tracker_env, api):
     assert run.log_code(root, include_fn=lambda p: p.endswith(".nothing")) is None
     run.finish()
     stored = {f.name for f in api.run(run.path).files(pattern="code/%")}
-    assert stored == {"code/Dockerfile", "code/cache/tmp.py", "code/pkg/model.py", "code/train.py", "code/nb.ipynb"}
+    assert stored == {
+        "code/Dockerfile",
+        "code/cache/tmp.py",
+        "code/pkg/model.py",
+        "code/train.py",
+        "code/nb.ipynb",
+    }
     assert open(api.run(run.path).file("code/pkg/model.py").path_in_store).read() == "pkg/model.py"
 
 

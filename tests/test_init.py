@@ -5,7 +5,6 @@ import re
 import time
 
 import pytest
-
 import tracker
 
 
@@ -39,8 +38,15 @@ def test_defaults_and_attributes(api, tracker_env):
 
 def test_arguments_are_stored(api):
     run = tracker.init(
-        project="p", entity="e", name="my-run", id="custom_id-1.x", group="grp", job_type="train",
-        tags=["a", "b"], notes="some notes", config={"lr": 1},
+        project="p",
+        entity="e",
+        name="my-run",
+        id="custom_id-1.x",
+        group="grp",
+        job_type="train",
+        tags=["a", "b"],
+        notes="some notes",
+        config={"lr": 1},
     )
     assert run.tags == ("a", "b") and run.notes == "some notes"
     run.name = "renamed"
@@ -48,7 +54,13 @@ def test_arguments_are_stored(api):
     run.notes = "new notes"
     run.finish()
     r = api.run("e/p/custom_id-1.x")
-    assert (r.name, r.group, r.job_type, r.tags, r.notes) == ("renamed", "grp", "train", ["c"], "new notes")
+    assert (r.name, r.group, r.job_type, r.tags, r.notes) == (
+        "renamed",
+        "grp",
+        "train",
+        ["c"],
+        "new notes",
+    )
     assert r.config == {"lr": 1}
 
 

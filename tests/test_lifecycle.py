@@ -5,7 +5,6 @@ import signal
 import time
 
 import pytest
-
 import tracker
 from conftest import wait_until
 
@@ -70,7 +69,9 @@ for i in range(100):
         ("sys.exit(0)", "finished", 0),
     ],
 )
-def test_script_that_ends_without_finish_is_finished_at_exit(run_script, api, ending, state, exit_code):
+def test_script_that_ends_without_finish_is_finished_at_exit(
+    run_script, api, ending, state, exit_code
+):
     proc = run_script(SCRIPT_HEAD + ending + "\n")
     path = proc.stdout.split()[0]
     r = api.run(path)
@@ -151,7 +152,9 @@ def test_two_processes_share_one_sidecar(start_script, api, tracker_env):
     from tracker.runtime import all_sidecars
 
     assert len(all_sidecars()) == 1
-    assert {r.id for r in api.runs("shared", filters={"group": "g1"})} == {p.split("/")[-1] for p in paths}
+    assert {r.id for r in api.runs("shared", filters={"group": "g1"})} == {
+        p.split("/")[-1] for p in paths
+    }
 
 
 def test_sidecar_exits_after_idle_timeout(tracker_env, monkeypatch):

@@ -4,7 +4,6 @@ import io
 
 import msgpack
 import pytest
-
 from tracker.proto import frames
 from tracker.proto.messages import (
     SCHEMA_VERSION,
@@ -32,7 +31,14 @@ def test_every_kind_round_trips():
 def test_log_fast_path_matches_the_schema():
     msg = decode(encode_log(3, 7, None, True, 1.5, {"a": 1}))
     assert msg.kind == Kind.LOG
-    assert msg.fields == {"token": 3, "seq": 7, "step": None, "commit": True, "ts": 1.5, "data": {"a": 1}}
+    assert msg.fields == {
+        "token": 3,
+        "seq": 7,
+        "step": None,
+        "commit": True,
+        "ts": 1.5,
+        "data": {"a": 1},
+    }
 
 
 def test_wrong_field_count_is_refused_on_both_sides():
@@ -89,7 +95,10 @@ def test_torn_tail_and_flipped_bytes_keep_every_intact_frame():
     got = list(frames.read_frames(io.BytesIO(torn), report))
     assert got == payloads[:3] + payloads[4:9]
     assert report.dropped == 2
-    assert [reason for _, reason in report.damaged] == ["checksum mismatch", "torn frame at end of log"]
+    assert [reason for _, reason in report.damaged] == [
+        "checksum mismatch",
+        "torn frame at end of log",
+    ]
 
 
 def test_missing_header_is_reported():

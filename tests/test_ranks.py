@@ -5,8 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
-import tracker
 from conftest import REPO
 
 
@@ -38,10 +36,19 @@ def test_a_script_next_to_its_tracker_folder_still_imports_the_package(tracker_e
     # the run folder "tracker/" must never shadow the installed package
     work = tmp_path / "proj"
     work.mkdir()
-    (work / "train.py").write_text("import tracker\nrun = tracker.init(project='x')\nrun.log({'a': 1})\nrun.finish()\n")
+    (work / "train.py").write_text(
+        "import tracker\nrun = tracker.init(project='x')\nrun.log({'a': 1})\nrun.finish()\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "TRACKER_DIR"}  # run dirs go to ./tracker/
     for _ in range(2):
-        out = subprocess.run([sys.executable, "train.py"], cwd=work, env=env, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "train.py"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 0, out.stderr
     assert (work / "tracker").is_dir()
 
@@ -49,8 +56,17 @@ def test_a_script_next_to_its_tracker_folder_still_imports_the_package(tracker_e
 def test_torch_distributed_example_logs_each_rank_in_one_group(tracker_env, api):
     pytest.importorskip("torch", reason="the dist extra (torch==2.13.0) is installed by .ci/run")
     out = subprocess.run(
-        [sys.executable, os.path.join(REPO, "examples", "distributed_torch.py"), "--group", "ddp-test", "--steps", "50"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            os.path.join(REPO, "examples", "distributed_torch.py"),
+            "--group",
+            "ddp-test",
+            "--steps",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     runs = api.runs("distributed", filters={"group": "ddp-test"}, order="+name")
@@ -61,4 +77,6 @@ def test_torch_distributed_example_logs_each_rank_in_one_group(tracker_env, api)
         # the all-reduced loss is the same on every rank
     first = [row["global_loss"] for row in runs[0].scan_history(keys=["global_loss"])]
     for r in runs[1:]:
-        assert [row["global_loss"] for row in r.scan_history(keys=["global_loss"])] == pytest.approx(first)
+        assert [
+            row["global_loss"] for row in r.scan_history(keys=["global_loss"])
+        ] == pytest.approx(first)

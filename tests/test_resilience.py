@@ -5,9 +5,8 @@ import os
 import signal
 import time
 
-import zmq
-
 import tracker
+import zmq
 from conftest import wait_until
 from test_cli_and_sync import cli
 
@@ -159,7 +158,9 @@ def test_paused_sidecar_logging_keeps_going_spills_and_loses_nothing(tracker_env
         transport = run._transport
         assert transport.spilled_batches > 0  # memory was bounded: the rest went to disk
         assert transport._memory <= 1024 * 1024
-        spill_files = [f for f in os.listdir(os.path.join(run.dir, "logs")) if f.startswith("spill-")]
+        spill_files = [
+            f for f in os.listdir(os.path.join(run.dir, "logs")) if f.startswith("spill-")
+        ]
         assert spill_files
     finally:
         os.kill(pid, signal.SIGCONT)

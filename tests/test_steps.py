@@ -2,7 +2,6 @@
 
 import pyarrow.parquet as pq
 import pytest
-
 import tracker
 
 

@@ -1,7 +1,6 @@
 """Summary (§4.3, §4.4) and config, through the real sidecar and read back with the Api."""
 
 import pytest
-
 import tracker
 
 
@@ -53,7 +52,14 @@ def test_every_aggregation():
         run.log({"loss": loss, "acc": acc, "hidden_one": 1})
     run.finish()
     s = stored(run).summary
-    assert s["loss"] == {"min": 1.0, "max": 3.0, "mean": 2.0, "first": 3.0, "last": 2.0, "best": 1.0}
+    assert s["loss"] == {
+        "min": 1.0,
+        "max": 3.0,
+        "mean": 2.0,
+        "first": 3.0,
+        "last": 2.0,
+        "best": 1.0,
+    }
     assert s["acc"] == {"best": 0.7, "last": 0.4}
     assert "hidden_one" not in s
 
@@ -123,7 +129,11 @@ def test_step_sync_fills_in_the_latest_step_metric():
     run.log({"nosync": 1})
     run.finish()
     rows = list(stored(run).scan_history())
-    assert [(r.get("val/acc"), r.get("epoch")) for r in rows if "val/acc" in r] == [(0.1, 1), (0.2, 1), (0.3, 2)]
+    assert [(r.get("val/acc"), r.get("epoch")) for r in rows if "val/acc" in r] == [
+        (0.1, 1),
+        (0.2, 1),
+        (0.3, 2),
+    ]
     assert "epoch" not in rows[1]  # train/loss has no step metric
     assert "epoch" not in rows[-1]  # step_sync=False
 

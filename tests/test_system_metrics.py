@@ -5,14 +5,20 @@ import time
 from types import SimpleNamespace
 
 import pyarrow.parquet as pq
-
 import tracker
 from tracker.service.sampler import collect_gpus
 
 HOST_KEYS = {
-    "system.cpu", "system.memory", "system.memory.usedMB", "system.memory.availableMB",
-    "system.disk.usagePercent", "system.disk.usageGB", "system.network.sentBytesPerSec",
-    "system.network.recvBytesPerSec", "system.disk.readBytesPerSec", "system.disk.writeBytesPerSec",
+    "system.cpu",
+    "system.memory",
+    "system.memory.usedMB",
+    "system.memory.availableMB",
+    "system.disk.usagePercent",
+    "system.disk.usageGB",
+    "system.network.sentBytesPerSec",
+    "system.network.recvBytesPerSec",
+    "system.disk.readBytesPerSec",
+    "system.disk.writeBytesPerSec",
 }
 PROC_KEYS = {"proc.cpu", "proc.memory.rssMB", "proc.cpu.threads"}
 
@@ -36,7 +42,9 @@ def test_samples_land_in_the_system_stream_while_logging_at_full_speed(api):
     assert [row["_timestamp"] for row in rows] == sorted(row["_timestamp"] for row in rows)
     assert r.system_metrics["system.memory"] == rows[-1]["system.memory"]
     folder = os.path.join(api.store_root, "runs", "tester", "sys", run.id, "system")
-    assert sum(pq.read_table(os.path.join(folder, f)).num_rows for f in os.listdir(folder)) == len(rows)
+    assert sum(pq.read_table(os.path.join(folder, f)).num_rows for f in os.listdir(folder)) == len(
+        rows
+    )
     log = open(os.path.join(run.dir, "logs", "sidecar.log")).read()
     assert "Traceback" not in log and "error" not in log.lower()
 
@@ -62,7 +70,13 @@ def test_one_sampler_serves_every_run_of_the_host(start_script, api):
     paths = [p.stdout.readline().split()[0] for p in procs]
     for p in procs:
         p.wait(timeout=60)
-    stamps = [{round(row["_timestamp"], 6) for row in api.run(path).history(stream="system", pandas=False)} for path in paths]
+    stamps = [
+        {
+            round(row["_timestamp"], 6)
+            for row in api.run(path).history(stream="system", pandas=False)
+        }
+        for path in paths
+    ]
     shared = stamps[0] & stamps[1] & stamps[2]
     assert len(shared) >= 3  # the same host samples, taken once and given to each run
     rss = [api.run(path).system_metrics["proc.memory.rssMB"] for path in paths]
@@ -108,9 +122,15 @@ class FakeNvml:
 def test_gpu_collector_reads_each_value_in_its_own_try():
     row, by_pid = collect_gpus(FakeNvml())
     assert row == {
-        "gpu.0.gpu": 87, "gpu.0.memory": 40, "gpu.0.memoryAllocatedBytes": 20 * 2**30,
-        "gpu.0.memoryTotalBytes": 80 * 2**30, "gpu.0.memoryAllocated": 25.0, "gpu.0.temp": 61,
-        "gpu.0.powerWatts": 350.0, "gpu.0.enforcedPowerLimitWatts": 700.0, "gpu.0.powerPercent": 50.0,
+        "gpu.0.gpu": 87,
+        "gpu.0.memory": 40,
+        "gpu.0.memoryAllocatedBytes": 20 * 2**30,
+        "gpu.0.memoryTotalBytes": 80 * 2**30,
+        "gpu.0.memoryAllocated": 25.0,
+        "gpu.0.temp": 61,
+        "gpu.0.powerWatts": 350.0,
+        "gpu.0.enforcedPowerLimitWatts": 700.0,
+        "gpu.0.powerPercent": 50.0,
     }
     assert by_pid == {1234: {0: 5 * 2**30}}
 

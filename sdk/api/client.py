@@ -76,7 +76,9 @@ class Api:
                     record = found[0]
                 elif len(found) > 1:
                     where = ", ".join(f"{r['entity']}/{r['project']}" for r in found)
-                    raise Error(f"run id {run_id!r} is in several projects ({where}); give the full path")
+                    raise Error(
+                        f"run id {run_id!r} is in several projects ({where}); give the full path"
+                    )
             if record is None:
                 raise Error(f"run {run_id!r} not found in {self.store_root}")
             return Run(self, record)

@@ -54,7 +54,9 @@ def rows_of(table) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if v is not None} for row in table.to_pylist()]
 
 
-def fetch_tail(store_root: str, entity: str, project: str, run_id: str, min_step: int) -> list[dict]:
+def fetch_tail(
+    store_root: str, entity: str, project: str, run_id: str, min_step: int
+) -> list[dict]:
     """Committed rows not yet exported, from the sidecar serving the store (if any)."""
     paths = sidecar_paths(store_root)
     if not sidecar_alive(paths):

@@ -6,8 +6,9 @@ import datetime
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from tracker.api.files import File
 from tracker.api.history import fetch_tail, read_parts, rows_of, sample_indices
@@ -113,7 +114,10 @@ class Run:
     @property
     def history_keys(self) -> dict[str, Any]:
         """``{"keys": [...], "lastStep": N}`` of the exported history."""
-        return {"keys": list(self._record.get("history_keys") or []), "lastStep": self.lastHistoryStep}
+        return {
+            "keys": list(self._record.get("history_keys") or []),
+            "lastStep": self.lastHistoryStep,
+        }
 
     @property
     def lastHistoryStep(self) -> int:  # noqa: N802 - W&B's name
@@ -178,7 +182,9 @@ class Run:
         """
         if stream not in ("default", "system"):
             raise ValueError(f"history() stream must be 'default' or 'system', got {stream!r}")
-        if keys is not None and (not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys)):
+        if keys is not None and (
+            not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys)
+        ):
             raise ValueError("history() keys must be a list of strings")
         cols = None if keys is None else list(dict.fromkeys([x_axis, *keys]))
         rows = self._all_rows(cols, stream)
@@ -189,7 +195,11 @@ class Run:
             return rows
         import pandas as pd
 
-        return pd.DataFrame.from_records(rows, columns=cols) if cols else pd.DataFrame.from_records(rows)
+        return (
+            pd.DataFrame.from_records(rows, columns=cols)
+            if cols
+            else pd.DataFrame.from_records(rows)
+        )
 
     def scan_history(
         self,
@@ -223,7 +233,9 @@ class Run:
         return self._scan(keys, page_size, min_step, max_step, live=False)
 
     def _scan(self, keys, page_size, min_step, max_step, live) -> Iterator[dict[str, Any]]:
-        if keys is not None and (not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys)):
+        if keys is not None and (
+            not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys)
+        ):
             raise ValueError("scan_history() keys must be a list of strings")
         lo = 0 if min_step is None else int(min_step)
         hi = max_step
@@ -274,7 +286,9 @@ class Run:
         os.makedirs(download_dir, exist_ok=True)
         paths, errors = [], {}
         for i, src in enumerate(self._part_files()):
-            dst = os.path.join(download_dir, f"{self.entity}_{self.project}_{self.id}_{i}.runhistory.parquet")
+            dst = os.path.join(
+                download_dir, f"{self.entity}_{self.project}_{self.id}_{i}.runhistory.parquet"
+            )
             try:
                 shutil.copyfile(src, dst)
                 paths.append(dst)
@@ -282,7 +296,9 @@ class Run:
                 errors[dst] = str(exc)
         return DownloadHistoryResult(paths=paths, contains_live_data=live, errors=errors)
 
-    def files(self, names: list[str] | None = None, pattern: str | None = None, per_page: int = 50) -> list[File]:
+    def files(
+        self, names: list[str] | None = None, pattern: str | None = None, per_page: int = 50
+    ) -> list[File]:
         """The run's files, by exact ``names`` or an SQL ``LIKE`` ``pattern`` (``"%.json"``).
 
         Raises:
@@ -292,7 +308,9 @@ class Run:
             raise ValueError("files() takes names or pattern, not both")
         if isinstance(names, str):
             names = [names]
-        records = self._api.store.get_files(self.entity, self.project, self.id, names=names, pattern=pattern)
+        records = self._api.store.get_files(
+            self.entity, self.project, self.id, names=names, pattern=pattern
+        )
         return [File(self._api, self.path, r) for r in records]
 
     def file(self, name: str) -> File | None:
@@ -314,16 +332,25 @@ class Run:
         if name == os.pardir or name.startswith(os.pardir + os.sep):
             raise ValueError(f"upload_file(): {path} is outside root {root}")
         store = self._api.store
-        size, md5 = copy_file(path, store.blob_path(self.entity, self.project, self.id, "files", name))
-        store.write_files(self.entity, self.project, self.id,
-                          [{"name": name, "size": size, "md5": md5, "updated_at": time.time(), "policy": "now"}])
+        size, md5 = copy_file(
+            path, store.blob_path(self.entity, self.project, self.id, "files", name)
+        )
+        store.write_files(
+            self.entity,
+            self.project,
+            self.id,
+            [{"name": name, "size": size, "md5": md5, "updated_at": time.time(), "policy": "now"}],
+        )
         return self.file(name)
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert of the run (delivered or throttled): ``time``, ``level``, ``title``,
         ``text``, ``wait_duration``, ``outcome`` (``sent``/``throttled``) and ``webhook``."""
         return [
-            {k: a[k] for k in ("time", "level", "title", "text", "wait_duration", "outcome", "webhook")}
+            {
+                k: a[k]
+                for k in ("time", "level", "title", "text", "wait_duration", "outcome", "webhook")
+            }
             for a in self._api.store.get_alerts(self.entity, self.project, self.id)
         ]
 
@@ -391,7 +418,9 @@ class Run:
             raise Error(f"update_state() can only set 'pending', not {state!r}")
         self.load()
         if self.state not in ("failed", "crashed"):
-            raise Error(f"update_state('pending') needs a failed or crashed run; this one is {self.state}")
+            raise Error(
+                f"update_state('pending') needs a failed or crashed run; this one is {self.state}"
+            )
         self._api.store.put_run(
             {"entity": self.entity, "project": self.project, "run_id": self.id, "state": "pending"}
         )
@@ -422,9 +451,16 @@ class Run:
         now = time.time()
         api.store.put_run(
             {
-                "entity": entity, "project": project, "run_id": run_id, "name": run_id,
-                "state": state, "created_at": now, "heartbeat_at": now, "last_step": -1,
-                "mode": "online", "user": entity,
+                "entity": entity,
+                "project": project,
+                "run_id": run_id,
+                "name": run_id,
+                "state": state,
+                "created_at": now,
+                "heartbeat_at": now,
+                "last_step": -1,
+                "mode": "online",
+                "user": entity,
             }
         )
         return cls(api, api.store.get_run(entity, project, run_id))

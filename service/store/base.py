@@ -11,14 +11,47 @@ from typing import Any
 
 # Catalogue fields of a run; JSON ones are (de)serialised by the implementation.
 RUN_FIELDS = (
-    "entity", "project", "run_id", "name", "state", "group_name", "job_type", "tags", "notes",
-    "config", "summary", "summary_state", "metadata", "system_metrics", "created_at",
-    "heartbeat_at", "updated_at", "exit_code", "last_step", "rows_committed", "rows_exported",
-    "history_keys", "run_dir", "mode", "runtime", "history_parts", "host", "user",
+    "entity",
+    "project",
+    "run_id",
+    "name",
+    "state",
+    "group_name",
+    "job_type",
+    "tags",
+    "notes",
+    "config",
+    "summary",
+    "summary_state",
+    "metadata",
+    "system_metrics",
+    "created_at",
+    "heartbeat_at",
+    "updated_at",
+    "exit_code",
+    "last_step",
+    "rows_committed",
+    "rows_exported",
+    "history_keys",
+    "run_dir",
+    "mode",
+    "runtime",
+    "history_parts",
+    "host",
+    "user",
 )
 ALERT_FIELDS = (
-    "alert_id", "entity", "project", "run_id", "time", "level", "title", "text",
-    "wait_duration", "outcome", "webhook",
+    "alert_id",
+    "entity",
+    "project",
+    "run_id",
+    "time",
+    "level",
+    "title",
+    "text",
+    "wait_duration",
+    "outcome",
+    "webhook",
 )
 JSON_FIELDS = frozenset(
     {"tags", "config", "summary", "summary_state", "metadata", "system_metrics", "history_keys"}
@@ -61,12 +94,19 @@ class Store(abc.ABC):
         """A run's alerts in time order."""
 
     @abc.abstractmethod
-    def write_files(self, entity: str, project: str, run_id: str, records: list[dict[str, Any]]) -> None:
+    def write_files(
+        self, entity: str, project: str, run_id: str, records: list[dict[str, Any]]
+    ) -> None:
         """Insert or update a run's file records (name, size, md5, updated_at, policy)."""
 
     @abc.abstractmethod
     def get_files(
-        self, entity: str, project: str, run_id: str, names: list[str] | None = None, pattern: str | None = None
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        names: list[str] | None = None,
+        pattern: str | None = None,
     ) -> list[dict[str, Any]]:
         """A run's file records, by exact names or an SQL ``LIKE`` pattern."""
 
@@ -83,5 +123,5 @@ class Store(abc.ABC):
     def delete_blob(self, path: str) -> None:
         """Remove one blob (as listed by :meth:`list_blobs`)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: stores without connections need nothing
         """Release connections."""

@@ -80,7 +80,9 @@ class LocalStore(Store):
                 fields.setdefault("updated_at", time.time())
                 key = (fields["entity"], fields["project"], fields["run_id"])
                 cols = list(fields)
-                updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("entity", "project", "run_id"))
+                updates = ", ".join(
+                    f"{c} = excluded.{c}" for c in cols if c not in ("entity", "project", "run_id")
+                )
                 sql = (
                     f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
                     f"ON CONFLICT (entity, project, run_id) DO UPDATE SET {updates}"
@@ -89,10 +91,14 @@ class LocalStore(Store):
                 del key
 
     def get_run(self, entity: str, project: str, run_id: str) -> dict[str, Any] | None:
-        row = self._db().execute(
-            "SELECT * FROM runs WHERE entity = ? AND project = ? AND run_id = ?",
-            (entity, project, run_id),
-        ).fetchone()
+        row = (
+            self._db()
+            .execute(
+                "SELECT * FROM runs WHERE entity = ? AND project = ? AND run_id = ?",
+                (entity, project, run_id),
+            )
+            .fetchone()
+        )
         return _decode(row) if row is not None else None
 
     def find_runs(
@@ -126,7 +132,9 @@ class LocalStore(Store):
         )
         return [dict(r) for r in rows]
 
-    def write_files(self, entity: str, project: str, run_id: str, records: list[dict[str, Any]]) -> None:
+    def write_files(
+        self, entity: str, project: str, run_id: str, records: list[dict[str, Any]]
+    ) -> None:
         db = self._db()
         with db:
             for r in records:
@@ -135,12 +143,25 @@ class LocalStore(Store):
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (entity, project, run_id, name) DO UPDATE "
                     "SET size = excluded.size, md5 = excluded.md5, updated_at = excluded.updated_at, "
                     "policy = excluded.policy, copies = files.copies + 1",
-                    (entity, project, run_id, r["name"], r.get("size"), r.get("md5"),
-                     r.get("updated_at"), r.get("policy")),
+                    (
+                        entity,
+                        project,
+                        run_id,
+                        r["name"],
+                        r.get("size"),
+                        r.get("md5"),
+                        r.get("updated_at"),
+                        r.get("policy"),
+                    ),
                 )
 
     def get_files(
-        self, entity: str, project: str, run_id: str, names: list[str] | None = None, pattern: str | None = None
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        names: list[str] | None = None,
+        pattern: str | None = None,
     ) -> list[dict[str, Any]]:
         sql = "SELECT name, size, md5, updated_at, policy, copies FROM files WHERE entity = ? AND project = ? AND run_id = ?"
         args: list[Any] = [entity, project, run_id]
@@ -203,5 +224,7 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
     out = dict(row)
     for key in JSON_FIELDS:
         raw = out.get(key)
-        out[key] = json.loads(raw) if raw else ({} if key != "tags" and key != "history_keys" else [])
+        out[key] = (
+            json.loads(raw) if raw else ({} if key != "tags" and key != "history_keys" else [])
+        )
     return out
