@@ -59,6 +59,7 @@ def main() -> None:
         warm.append(w["init"])
         imports.append(w["import"])
     stop_sidecar()
+
     def ms(xs: list[float]) -> str:
         return (
             f"median {statistics.median(xs) * 1000:.0f} ms "
