@@ -38,7 +38,12 @@ def spawn_sidecar(paths: SidecarPaths, idle_timeout: float) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # the child must find the same folder as we do, whatever the environment is now
+            env={
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "TRACKER_RUNTIME_DIR": os.path.dirname(paths.folder),
+            },
         )
     finally:
         log.close()

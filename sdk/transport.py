@@ -44,6 +44,10 @@ _LIVENESS_PERIOD = 0.5
 _SEND_HWM = 1000
 _REATTACH_TIMEOUT = 120.0
 DEFAULT_MAX_QUEUE = 256 * 1024 * 1024
+# Unacknowledged records kept in memory at most (or max_queue_bytes if smaller); beyond this
+# they wait in the spill file, so a sidecar that falls behind costs the training process
+# little memory. Acknowledgements come every few milliseconds while the sidecar keeps up.
+MEMORY_WINDOW = 24 * 1024 * 1024
 
 
 class _Batch:
@@ -107,7 +111,7 @@ class Transport:
     ) -> None:
         self.endpoint = endpoint
         self.pid = os.getpid()
-        self.max_queue_bytes = max_queue_bytes
+        self.max_queue_bytes = min(max_queue_bytes, MEMORY_WINDOW)
         self._respawn = respawn
         self._alive = alive
         self._ctx = zmq.Context.instance()
@@ -306,6 +310,10 @@ class Transport:
     def _check_sidecar(self) -> None:
         if self._alive is None or self._respawn is None:
             return
+        with self._lock:
+            waiting = bool(self._runs) or any(b.rids for b in self._sent) or bool(self._backlog)
+        if not waiting:
+            return  # nothing of ours needs a sidecar: let it exit idle, do not start one
         if self._alive() and not self._needs_reattach:
             return
         self._needs_reattach = False

@@ -93,11 +93,10 @@ class Sidecar:
         while True:
             timeout = 20 if self.stopping else int(HOUSEKEEPING_PERIOD * 1000)
             if sock.poll(timeout, zmq.POLLIN):
-                for _ in range(256):
+                for _ in range(64):
                     try:
                         ident, data = sock.recv_multipart(zmq.NOBLOCK, copy=True)
                     except zmq.Again:
-                        self.flush_txlogs()  # drained: what we took is in the OS's hands
                         break
                     except ValueError:
                         self.rejected["malformed"] += 1
@@ -107,6 +106,9 @@ class Sidecar:
                     except Exception:  # never let one batch stop the loop
                         self.rejected["failed"] += 1
                         log.exception("a batch could not be handled")
+                # after every burst: what we took goes to the OS, and its SDKs hear so (the
+                # acknowledgements are their flow control)
+                self.flush_txlogs()
                 self.last_activity = time.monotonic()
             else:
                 self.flush_txlogs()

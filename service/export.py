@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 ROWS_PER_PART = 10_000
+_WARM_UP = object()
 SECONDS_PER_PART = 10.0
 RESERVED_ORDER = ("_step", "_timestamp", "_runtime")
 
@@ -96,16 +97,18 @@ class Exporter:
                 return out
 
     def _loop(self) -> None:
-        import pyarrow as pa
+        # Importing pyarrow and its first conversion of Python values take ~0.3 s: pay them
+        # when the first part comes, or after a second of quiet (never during a cold init).
+        try:
+            job = self._jobs.get(timeout=1.0)
+        except queue.Empty:
+            job = _WARM_UP
         import pyarrow.parquet as pq
 
-        # pyarrow's first conversion of Python values takes ~0.2 s; pay it here, at start-up,
-        # not on the ingest thread's first cut.
         build_table([{"_step": 0, "_timestamp": 0.0, "_runtime": 0.0, "f": 0.5, "i": 1, "s": "x"}])
-        del pa
-
         while True:
-            job = self._jobs.get()
+            if job is _WARM_UP:
+                job = self._jobs.get()
             if job is None:
                 return
             path, table, on_done = job
@@ -120,6 +123,7 @@ class Exporter:
             except Exception as exc:  # reported to the run; the batch is retried
                 error = exc
             self._done.put((on_done, error))
+            job = _WARM_UP
 
     def stop(self) -> None:
         self._jobs.put(None)

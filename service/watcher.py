@@ -15,13 +15,24 @@ class ChangeWatcher:
     """Collects the paths that changed since the last :meth:`take`."""
 
     def __init__(self) -> None:
-        self.mode = "poll"
         self._observer: Any = None
         self._dirs: set[str] = set()
         self._changed: set[str] = set()
         self._lock = threading.Lock()
-        if os.environ.get("TRACKER_FILE_WATCH", "auto") == "poll":
+        self._started = False
+        self.mode = "poll"
+        if os.environ.get("TRACKER_FILE_WATCH", "auto") != "poll":
+            import importlib.util
+
+            if importlib.util.find_spec("watchdog") is not None:
+                self.mode = "watchdog"
+
+    def _start(self) -> None:
+        """Start the observer on first use (importing watchdog costs start-up time)."""
+        self._started = True
+        if self.mode != "watchdog":
             return
+        self.mode = "poll"
         try:
             from watchdog.events import FileSystemEventHandler
             from watchdog.observers import Observer
@@ -53,6 +64,8 @@ class ChangeWatcher:
 
     def watch(self, path: str) -> bool:
         """Watch ``path``'s folder; False if it cannot be watched (poll it then)."""
+        if not self._started:
+            self._start()
         if self._observer is None:
             return False
         folder = os.path.dirname(os.path.abspath(path))
