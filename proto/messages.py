@@ -107,12 +107,6 @@ class Message(NamedTuple):
     kind: Kind
     fields: dict[str, Any]
 
-    def __getattr__(self, name: str) -> Any:  # pragma: no cover - convenience
-        try:
-            return self.fields[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
 
 def _default(obj: Any) -> Any:
     # Sets and tuples travel as lists; anything else is a bug in the caller's validation.
@@ -188,18 +182,6 @@ def decode_reply(data: bytes) -> tuple[int, bool, Any]:
     if obj[0] > SCHEMA_VERSION:
         raise ProtoError(f"reply schema version {obj[0]} is newer than {SCHEMA_VERSION}")
     return obj[2], bool(obj[1]), obj[3]
-
-
-def request_id_of(data: bytes) -> int | None:
-    """Best-effort request id of a raw message, so a refused request still gets an answer."""
-    try:
-        obj = msgpack.unpackb(data, raw=False, strict_map_key=False)
-        kind = Kind(obj[1])
-        if kind in WANTS_REPLY and len(obj) > 2 and isinstance(obj[2], int):
-            return obj[2]
-    except Exception:
-        return None
-    return None
 
 
 def iter_batch(data: bytes):

@@ -19,6 +19,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from tracker.service.queues import drain
+
 ATTEMPT_TIMEOUT = 3.0
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
@@ -107,12 +109,7 @@ class WebhookSender:
         self._jobs.put((url, json.dumps(body).encode(), max(1, attempts), on_done))
 
     def completed(self) -> list[tuple[Callable[[str], None], str]]:
-        out = []
-        while True:
-            try:
-                out.append(self._done.get_nowait())
-            except queue.Empty:
-                break
+        out = drain(self._done)
         self.pending -= len(out)
         return out
 

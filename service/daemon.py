@@ -31,6 +31,7 @@ from tracker.runtime import SidecarPaths, sidecar_paths
 from tracker.service.alerts import WebhookSender, slack_body
 from tracker.service.export import Exporter
 from tracker.service.probe import probe
+from tracker.service.queues import drain
 from tracker.service.replay import apply_records, truncate_torn_tail
 from tracker.service.sampler import Sampler
 from tracker.service.session import TERMINAL, RunSession
@@ -502,8 +503,7 @@ class Sidecar:
             on_done(result)
         for on_done, result in self.copier.completed():
             on_done(result)
-        while not self.probes.empty():
-            token, git, reqs = self.probes.get_nowait()
+        for token, git, reqs in drain(self.probes):
             if token in self.sessions:
                 self.sessions[token].on_probe(git, reqs)
         for token, ts, row in self.sampler.drain():

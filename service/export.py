@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tracker.service.queues import drain
+
 ROWS_PER_PART = 10_000
 _WARM_UP = object()
 SECONDS_PER_PART = 10.0
@@ -89,12 +91,7 @@ class Exporter:
 
     def completed(self) -> list[tuple[Callable, Exception | None]]:
         """Completions since the last call, for the main thread to apply."""
-        out = []
-        while True:
-            try:
-                out.append(self._done.get_nowait())
-            except queue.Empty:
-                return out
+        return drain(self._done)
 
     def _loop(self) -> None:
         # Importing pyarrow and its first conversion of Python values take ~0.3 s: pay them

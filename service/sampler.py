@@ -29,6 +29,8 @@ import threading
 import time
 from typing import Any
 
+from tracker.service.queues import drain
+
 _MB = 1024 * 1024
 
 
@@ -294,12 +296,7 @@ class Sampler:
             self._wake.clear()
 
     def drain(self) -> list[tuple[int, float, dict]]:
-        out = []
-        while True:
-            try:
-                out.append(self.samples.get_nowait())
-            except queue.Empty:
-                return out
+        return drain(self.samples)
 
     def stop(self) -> None:
         self._stop = True

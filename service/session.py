@@ -398,24 +398,21 @@ class RunSession:
             return
         self.last_catalogue = now
         self.dirty = False
-        info = self.info
-        history = self.history
         try:
-            self.store.put_run(self.catalogue_record(history))
+            self.store.put_run(self.catalogue_record())
             self.sync_time = time.time()
         except Exception as exc:
             self.dirty = True
             self.log(f"could not write the catalogue: {exc}")
-        del info
 
-    def catalogue_record(self, history: HistoryWriter | None) -> dict[str, Any]:
-        info = self.info
+    def catalogue_record(self) -> dict[str, Any]:
+        info, history = self.info, self.history
         return {
             "entity": self.entity,
             "project": self.project,
             "run_id": self.run_id,
             "name": info.get("name"),
-            "state": self.finishing and self.state or self.state,
+            "state": self.state,
             "group_name": info.get("group"),
             "job_type": info.get("job_type"),
             "tags": list(info.get("tags") or []),

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tracker.service.queues import drain
+
 CHUNK = 1 << 20
 
 
@@ -65,12 +67,7 @@ class Copier:
         self._jobs.put((src, dst, on_done))
 
     def completed(self) -> list[tuple[Callable[[Any], None], Any]]:
-        out = []
-        while True:
-            try:
-                out.append(self._done.get_nowait())
-            except queue.Empty:
-                return out
+        return drain(self._done)
 
     def _loop(self) -> None:
         while True:

@@ -30,23 +30,21 @@ def read_parts(files: list[str], columns: list[str] | None = None):
     try:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # Same key with incompatible types in two parts: keep each value, as text.
-        names = list(dict.fromkeys(n for t in tables for n in t.column_names))
-        fixed = []
-        for t in tables:
-            cols = {}
-            for n in names:
-                col = t.column(n) if n in t.column_names else pa.nulls(t.num_rows)
-                cols[n] = col
-            fixed.append(cols)
-        unified = {}
-        for n in names:
-            types = {str(c[n].type) for c in fixed if str(c[n].type) != "null"}
-            if len(types) > 1 and n != "_step":
-                for c in fixed:
-                    c[n] = c[n].cast(pa.string()) if str(c[n].type) != "string" else c[n]
-            unified[n] = None
-        return pa.concat_tables([pa.table(c) for c in fixed], promote_options="permissive")
+        pass
+    # The same key with incompatible types in two parts: read that column as text everywhere.
+    types: dict[str, set] = {}
+    for t in tables:
+        for field in t.schema:
+            if not pa.types.is_null(field.type):
+                types.setdefault(field.name, set()).add(field.type)
+    clash = {name for name, found in types.items() if len(found) > 1 and name != "_step"}
+    fixed = []
+    for t in tables:
+        for name in clash & set(t.column_names):
+            i = t.column_names.index(name)
+            t = t.set_column(i, name, t.column(name).cast(pa.string()))
+        fixed.append(t)
+    return pa.concat_tables(fixed, promote_options="permissive")
 
 
 def rows_of(table) -> list[dict[str, Any]]:

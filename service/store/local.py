@@ -78,7 +78,6 @@ class LocalStore(Store):
                 for key in JSON_FIELDS & fields.keys():
                     fields[key] = json.dumps(fields[key])
                 fields.setdefault("updated_at", time.time())
-                key = (fields["entity"], fields["project"], fields["run_id"])
                 cols = list(fields)
                 updates = ", ".join(
                     f"{c} = excluded.{c}" for c in cols if c not in ("entity", "project", "run_id")
@@ -88,7 +87,6 @@ class LocalStore(Store):
                     f"ON CONFLICT (entity, project, run_id) DO UPDATE SET {updates}"
                 )
                 db.execute(sql, [fields[c] for c in cols])
-                del key
 
     def get_run(self, entity: str, project: str, run_id: str) -> dict[str, Any] | None:
         row = (
