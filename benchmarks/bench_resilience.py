@@ -18,7 +18,7 @@ from common import private_env  # noqa: E402
 
 
 def sidecar_pid() -> int:
-    from tracker.runtime import sidecar_paths
+    from tracker.client.runtime import sidecar_paths
     from tracker.settings import default_store
 
     with open(sidecar_paths(default_store()).info) as fh:

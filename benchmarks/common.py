@@ -31,7 +31,7 @@ def percentiles(samples_ns: list[int]) -> dict[str, float]:
 
 
 def sidecar_pid() -> int | None:
-    from tracker.runtime import sidecar_paths
+    from tracker.client.runtime import sidecar_paths
     from tracker.settings import default_store
 
     try:

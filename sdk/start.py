@@ -144,7 +144,7 @@ def init(
         state.set_active_run(run)
         return run
 
-    from tracker.launcher import Connection
+    from tracker.client.launcher import Connection
 
     conn = Connection(default_store(), resolved.idle_timeout, resolved.max_queue_bytes)
     # The run's handle on the wire is chosen here, so records stay valid for a new sidecar.

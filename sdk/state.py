@@ -11,8 +11,8 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tracker.run import Run
-    from tracker.transport import Transport
+    from tracker.training_run import Run
+    from tracker.client.transport import Transport
 
 _lock = threading.RLock()
 _pid = os.getpid()

@@ -40,7 +40,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Show running sidecars, their runs and what is still to be synced."""
-    from tracker.service.control import sidecar_statuses
+    from tracker.client.control import sidecar_statuses
     from tracker.service.sync import unsynced_offline_runs
     from tracker.settings import Env
 
@@ -104,7 +104,7 @@ def start(
     ),
 ) -> None:
     """Start the sidecar for a store (does nothing if it runs already)."""
-    from tracker.service.control import start as start_sidecar
+    from tracker.client.control import start as start_sidecar
 
     info = start_sidecar(_store(store), idle_timeout)
     console.print(f"sidecar running, pid {info['pid']}")
@@ -115,9 +115,9 @@ def stop(
     store: str | None = typer.Option(None, help="Only the sidecar of this store (default: all)."),
 ) -> None:
     """Stop sidecars; they finalize every run they hold first."""
-    from tracker.runtime import sidecar_paths
-    from tracker.service.control import running_sidecars
-    from tracker.service.control import stop as stop_sidecar
+    from tracker.client.runtime import sidecar_paths
+    from tracker.client.control import running_sidecars
+    from tracker.client.control import stop as stop_sidecar
 
     targets = [sidecar_paths(_store(store))] if store else running_sidecars()
     targets = [t for t in targets if t in running_sidecars()] if store else targets

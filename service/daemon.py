@@ -27,7 +27,7 @@ import zmq
 from tracker.proto import frames
 from tracker.proto import messages as proto
 from tracker.proto.messages import Kind, ProtoError
-from tracker.runtime import SidecarPaths, sidecar_paths
+from tracker.client.runtime import SidecarPaths, sidecar_paths
 from tracker.service.alerts import WebhookSender, slack_body
 from tracker.service.export import Exporter
 from tracker.service.probe import probe
@@ -35,7 +35,7 @@ from tracker.service.queues import drain
 from tracker.service.replay import apply_records, truncate_torn_tail
 from tracker.service.sampler import Sampler
 from tracker.service.session import TERMINAL, RunSession
-from tracker.service.store import open_store
+from tracker.store import open_store
 from tracker.service.syncer import Copier
 from tracker.service.txlog import TxLogWriter, replay
 from tracker.service.watcher import ChangeWatcher

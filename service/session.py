@@ -16,7 +16,7 @@ from typing import Any
 from tracker.service.alerts import AlertBook
 from tracker.service.committer import Committer
 from tracker.service.export import Exporter, HistoryWriter
-from tracker.service.store.base import Store
+from tracker.store.base import Store
 from tracker.service.summary import SummaryState
 from tracker.service.syncer import Copier, FileSyncer, copy_file
 from tracker.service.txlog import TxLogWriter

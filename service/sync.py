@@ -18,7 +18,7 @@ from tracker.proto import frames
 from tracker.service.export import Exporter
 from tracker.service.replay import apply_records
 from tracker.service.session import RunSession
-from tracker.service.store import open_store
+from tracker.store import open_store
 from tracker.service.syncer import Copier
 from tracker.service.txlog import replay
 

@@ -62,8 +62,8 @@ def tracker_env(tmp_path, monkeypatch):
 
 
 def _stop_sidecar(store: str) -> None:
-    from tracker.runtime import sidecar_alive, sidecar_paths
-    from tracker.service.control import stop
+    from tracker.client.runtime import sidecar_alive, sidecar_paths
+    from tracker.client.control import stop
 
     paths = sidecar_paths(store)
     if sidecar_alive(paths):

@@ -5,7 +5,7 @@ import tracker
 import zmq
 from conftest import wait_until
 from tracker.proto.messages import SCHEMA_VERSION, Kind, encode, encode_log
-from tracker.runtime import sidecar_paths
+from tracker.client.runtime import sidecar_paths
 
 
 def raw_send(store, *payloads):
@@ -35,7 +35,7 @@ def test_malformed_unknown_and_newer_messages_do_not_hurt_a_running_run(tracker_
         run.log({"i": i})
     status = run.status()
     assert status.last_step_committed == 199
-    from tracker.service.control import sidecar_statuses
+    from tracker.client.control import sidecar_statuses
 
     # the raw socket is not ordered with the run's own: wait for its five refusals to be counted
     wait_until(lambda: sum(sidecar_statuses()[0]["rejected"].values()) >= 5)

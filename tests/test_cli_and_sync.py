@@ -52,7 +52,7 @@ def test_status_via_the_console_script(tracker_env):
 
 
 def test_start_and_stop(tracker_env):
-    from tracker.runtime import sidecar_alive, sidecar_paths
+    from tracker.client.runtime import sidecar_alive, sidecar_paths
 
     paths = sidecar_paths(tracker_env["store"])
     assert "sidecar running" in cli("start")

@@ -117,7 +117,7 @@ def test_live_file_rewritten_20_times_is_copied_at_most_once_per_interval(
 ):
     monkeypatch.setenv("TRACKER_FILE_WATCH", "auto" if watch == "watchdog" else "poll")
     run = tracker.init(project="files", settings={"live_interval": 0.5})
-    from tracker.service.control import sidecar_statuses
+    from tracker.client.control import sidecar_statuses
 
     assert sidecar_statuses()[0]["file_watch"] == watch
     path = os.path.join(tree, "live.txt")
@@ -332,7 +332,7 @@ def test_log_code_with_one_and_two_argument_functions(tracker_env, api):
 def test_a_1gb_file_is_copied_in_chunks_while_another_run_logs(tracker_env, api, start_script):
     import json
 
-    from tracker.runtime import sidecar_paths
+    from tracker.client.runtime import sidecar_paths
 
     big = os.path.join(tracker_env["root"], "big.bin")
     with open(big, "wb") as fh:

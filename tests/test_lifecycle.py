@@ -149,7 +149,7 @@ def test_two_processes_share_one_sidecar(start_script, api, tracker_env):
         r = api.run(path)
         assert r.state == "finished"
         assert [row["i"] for row in r.scan_history()] == list(range(20000))
-    from tracker.runtime import all_sidecars
+    from tracker.client.runtime import all_sidecars
 
     assert len(all_sidecars()) == 1
     assert {r.id for r in api.runs("shared", filters={"group": "g1"})} == {
@@ -158,7 +158,7 @@ def test_two_processes_share_one_sidecar(start_script, api, tracker_env):
 
 
 def test_sidecar_exits_after_idle_timeout(tracker_env, monkeypatch):
-    from tracker.runtime import sidecar_alive, sidecar_paths
+    from tracker.client.runtime import sidecar_alive, sidecar_paths
 
     monkeypatch.setenv("TRACKER_IDLE_TIMEOUT", "0.5")
     paths = sidecar_paths(tracker_env["store"])
@@ -173,7 +173,7 @@ def test_sigterm_to_the_sidecar_finalizes_its_runs(tracker_env, api):
     import json
 
     from tracker import state
-    from tracker.runtime import sidecar_alive, sidecar_paths
+    from tracker.client.runtime import sidecar_alive, sidecar_paths
 
     run = tracker.init(project="life")
     for i in range(50):
@@ -192,7 +192,7 @@ def test_sigterm_to_the_sidecar_finalizes_its_runs(tracker_env, api):
 def test_runtime_dir_is_private_and_has_no_tcp_port(tracker_env):
     import stat
 
-    from tracker.runtime import sidecar_paths
+    from tracker.client.runtime import sidecar_paths
 
     tracker.init(project="life")
     paths = sidecar_paths(tracker_env["store"])
@@ -205,7 +205,7 @@ def test_an_unreachable_sidecar_gives_a_clear_error_after_the_timeout(tracker_en
     import json
 
     from tracker.proto.messages import Kind, encode
-    from tracker.runtime import sidecar_paths
+    from tracker.client.runtime import sidecar_paths
 
     run = tracker.init(project="life")
     pid = json.load(open(sidecar_paths(tracker_env["store"]).info))["pid"]

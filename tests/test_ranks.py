@@ -27,7 +27,7 @@ def test_eight_ranks_share_one_sidecar_and_lose_nothing(start_script, api):
         assert r.state == "finished" and r.lastHistoryStep == 99_999
         steps = [row["_step"] for row in r.beta_scan_history(keys=["i"])]
         assert steps == list(range(100_000))
-    from tracker.runtime import all_sidecars
+    from tracker.client.runtime import all_sidecars
 
     assert len(all_sidecars()) == 1
 

@@ -103,8 +103,8 @@ def test_torn_and_corrupted_transaction_log_syncs_every_intact_record(run_script
 
 def test_oversized_messages_are_refused_and_counted(tracker_env, api):
     from tracker.proto.messages import encode_log
-    from tracker.runtime import sidecar_paths
-    from tracker.service.control import sidecar_statuses
+    from tracker.client.runtime import sidecar_paths
+    from tracker.client.control import sidecar_statuses
 
     run = tracker.init(project="res", settings={"max_message_bytes": 1_000_000})
     run.log({"a": 1})
@@ -127,7 +127,7 @@ def test_unwritable_store_keeps_everything_and_recovers(tracker_env, api):
     open(blocker, "w").close()  # a file where the history folder must go: every write fails
     for i in range(25_000):
         run.log({"i": i})
-    from tracker.service.control import sidecar_statuses
+    from tracker.client.control import sidecar_statuses
 
     wait_until(lambda: sidecar_statuses()[0]["runs"][0].get("export_error"), timeout=20)
     entry = sidecar_statuses()[0]["runs"][0]
@@ -141,7 +141,7 @@ def test_unwritable_store_keeps_everything_and_recovers(tracker_env, api):
 
 
 def sidecar_pid(tracker_env):
-    from tracker.runtime import sidecar_paths
+    from tracker.client.runtime import sidecar_paths
 
     return json.load(open(sidecar_paths(tracker_env["store"]).info))["pid"]
 
@@ -172,7 +172,7 @@ def test_paused_sidecar_logging_keeps_going_spills_and_loses_nothing(tracker_env
 
 
 def test_killed_sidecar_is_replaced_and_every_row_arrives_once(tracker_env, api):
-    from tracker.runtime import sidecar_alive, sidecar_paths
+    from tracker.client.runtime import sidecar_alive, sidecar_paths
 
     run = tracker.init(project="res")
     run.define_metric("x", summary="max")

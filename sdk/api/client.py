@@ -26,7 +26,7 @@ class Api:
     """
 
     def __init__(self, store: str | None = None) -> None:
-        from tracker.service.store import open_store
+        from tracker.store import open_store
 
         if store is not None:
             store = store[len("file://") :] if store.startswith("file://") else store

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.proto.messages import Kind, encode
-from tracker.runtime import sidecar_alive, sidecar_paths
+from tracker.client.runtime import sidecar_alive, sidecar_paths
 
 _TAIL_TIMEOUT = 10.0
 
@@ -59,7 +59,7 @@ def fetch_tail(
     paths = sidecar_paths(store_root)
     if not sidecar_alive(paths):
         return []
-    from tracker.transport import Transport
+    from tracker.client.transport import Transport
 
     transport = Transport(paths.endpoint)
     try:

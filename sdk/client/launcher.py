@@ -15,8 +15,8 @@ from typing import Any
 
 from tracker import state
 from tracker.errors import CommError
-from tracker.runtime import SidecarPaths, read_info, sidecar_alive, sidecar_paths
-from tracker.transport import Transport
+from tracker.client.runtime import SidecarPaths, read_info, sidecar_alive, sidecar_paths
+from tracker.client.transport import Transport
 
 
 def spawn_sidecar(paths: SidecarPaths, idle_timeout: float) -> subprocess.Popen:

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from tracker.service.store.base import ALERT_FIELDS, JSON_FIELDS, RUN_FIELDS, Store
+from tracker.store.base import ALERT_FIELDS, JSON_FIELDS, RUN_FIELDS, Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -7,12 +7,12 @@ from typing import Any
 
 from tracker.errors import Error
 from tracker.proto.messages import Kind, encode
-from tracker.runtime import SidecarPaths, all_sidecars, sidecar_alive, sidecar_paths
+from tracker.client.runtime import SidecarPaths, all_sidecars, sidecar_alive, sidecar_paths
 
 
 def request(paths: SidecarPaths, kind: Kind, timeout: float = 5.0) -> Any:
     """Send a request that takes only a request id to a sidecar; return its answer."""
-    from tracker.transport import Transport
+    from tracker.client.transport import Transport
 
     transport = Transport(paths.endpoint)
     try:
@@ -39,7 +39,7 @@ def sidecar_statuses() -> list[dict[str, Any]]:
 
 def start(store: str, idle_timeout: float, timeout: float = 30.0) -> dict[str, Any]:
     """Start the sidecar for ``store`` (if not running) and wait until it answers."""
-    from tracker.launcher import spawn_sidecar
+    from tracker.client.launcher import spawn_sidecar
 
     paths = sidecar_paths(store)
     if not sidecar_alive(paths):

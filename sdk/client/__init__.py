@@ -1,0 +1,8 @@
+"""Finding, starting and talking to the sidecar: the one client used by ``Run``, the read
+API's live tail and the CLI.
+
+- :mod:`~tracker.client.runtime`: where a sidecar's socket, lock and info files live;
+- :mod:`~tracker.client.launcher`: spawning a detached sidecar, the connection of a run;
+- :mod:`~tracker.client.transport`: ``publish`` and ``deliver`` over ZeroMQ;
+- :mod:`~tracker.client.control`: requests from outside a run (status, start, stop).
+"""
