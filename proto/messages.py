@@ -16,10 +16,22 @@ requests: see :data:`PERSISTED`.
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import Any, ClassVar
 
 import msgpack
+from tracker.proto.payloads import (
+    AlertSpec,
+    MetricSpec,
+    Payload,
+    RunChanges,
+    RunInfo,
+    RunRef,
+    SaveSpec,
+)
 
 SCHEMA_VERSION = 1
 
@@ -41,6 +53,7 @@ class Kind(IntEnum):
     SAVE = 9
     ALERT = 10
     ARTIFACT = 11
+    EDIT_RUN = 12
     # Control requests: answered, never persisted.
     STATUS = 20
     HEARTBEAT = 21
@@ -51,36 +64,217 @@ class Kind(IntEnum):
     PING = 26
 
 
-# Field names per kind. Every request that expects a reply carries ``request_id`` first
-# after the kind, so the sidecar can answer without knowing the kind's layout.
-FIELDS: dict[Kind, tuple[str, ...]] = {
-    # run_info: dict with id, entity, project, name, group, job_type, tags, notes, config,
-    # dir, mode, resume, pid, pid_create_time, start_time, settings, metadata
-    Kind.INIT: ("request_id", "run_info"),
-    # token: the sidecar's handle for the run; seq: per-run sequence number;
-    # step: int or None as the user gave it; commit: bool; ts: unix seconds; data: flat dict
-    Kind.LOG: ("token", "seq", "step", "commit", "ts", "data"),
-    # set: dict of overrides; remove: list of keys
-    Kind.SUMMARY: ("token", "seq", "set", "remove"),
-    Kind.CONFIG: ("token", "seq", "data"),
-    # spec: dict name, step_metric, step_sync, hidden, summary (list), goal, overwrite
-    Kind.DEFINE_METRIC: ("request_id", "token", "seq", "spec"),
-    Kind.FINISH: ("request_id", "token", "seq", "exit_code"),
-    Kind.PREEMPTING: ("token", "seq"),
-    # changes: dict of name / notes / tags
-    Kind.RUN_UPDATE: ("token", "seq", "changes"),
-    Kind.SAVE: ("token", "seq", "spec"),
-    Kind.ALERT: ("token", "seq", "spec"),
-    Kind.ARTIFACT: ("token", "seq", "spec"),
-    Kind.STATUS: ("request_id", "token"),
-    Kind.HEARTBEAT: ("token",),
-    Kind.GET_SUMMARY: ("request_id", "token"),
-    # ref: {"entity", "project", "id"}; min_step inclusive
-    Kind.HISTORY_TAIL: ("request_id", "ref", "min_step"),
-    Kind.SIDECAR_STATUS: ("request_id",),
-    Kind.SHUTDOWN: ("request_id",),
-    Kind.PING: ("request_id",),
-}
+# -- the messages, one class per kind ---------------------------------------------------
+# Field order is the wire order. Every request that expects a reply carries ``request_id``
+# first after the kind, so the sidecar can answer without knowing the kind's layout.
+# Fields typed with a Payload class travel as maps (see tracker.proto.payloads).
+
+
+@dataclass(slots=True)
+class _RunRecord:
+    """A persisted record of run ``token`` with its sequence number ``seq``."""
+
+    token: int
+    seq: int
+
+
+@dataclass(slots=True)
+class Init:
+    """Open a run, or take one over (``run_info.reattach``)."""
+
+    KIND: ClassVar[Kind] = Kind.INIT
+    request_id: int
+    run_info: RunInfo
+
+
+@dataclass(slots=True)
+class Log:
+    """One ``log`` call: ``step`` as the user gave it (or None), ``data`` flattened."""
+
+    KIND: ClassVar[Kind] = Kind.LOG
+    token: int
+    seq: int
+    step: int | None
+    commit: bool | None
+    ts: float
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Summary(_RunRecord):
+    """Manual summary overrides (``set``) and removals (``remove``)."""
+
+    KIND: ClassVar[Kind] = Kind.SUMMARY
+    set: dict[str, Any]
+    remove: list[str]
+
+
+@dataclass(slots=True)
+class Config(_RunRecord):
+    KIND: ClassVar[Kind] = Kind.CONFIG
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class DefineMetric:
+    KIND: ClassVar[Kind] = Kind.DEFINE_METRIC
+    request_id: int
+    token: int
+    seq: int
+    spec: MetricSpec
+
+
+@dataclass(slots=True)
+class Finish:
+    KIND: ClassVar[Kind] = Kind.FINISH
+    request_id: int
+    token: int
+    seq: int
+    exit_code: int | None
+
+
+@dataclass(slots=True)
+class Preempting(_RunRecord):
+    KIND: ClassVar[Kind] = Kind.PREEMPTING
+
+
+@dataclass(slots=True)
+class RunUpdate(_RunRecord):
+    """Edits from the training process (``run.name = ...``)."""
+
+    KIND: ClassVar[Kind] = Kind.RUN_UPDATE
+    changes: RunChanges
+
+
+@dataclass(slots=True)
+class Save(_RunRecord):
+    KIND: ClassVar[Kind] = Kind.SAVE
+    spec: SaveSpec
+
+
+@dataclass(slots=True)
+class Alert(_RunRecord):
+    KIND: ClassVar[Kind] = Kind.ALERT
+    spec: AlertSpec
+
+
+@dataclass(slots=True)
+class Artifact(_RunRecord):
+    KIND: ClassVar[Kind] = Kind.ARTIFACT
+    spec: dict[str, Any]
+
+
+@dataclass(slots=True)
+class EditRun:
+    """Edits from the read API (``Api().run(p).update()``) to a run a sidecar holds.
+
+    Persisted in the run's log (unsequenced: it comes from another process) and applied by
+    the sidecar, the run's one writer.
+    """
+
+    KIND: ClassVar[Kind] = Kind.EDIT_RUN
+    request_id: int
+    ref: RunRef
+    changes: RunChanges
+
+
+@dataclass(slots=True)
+class Status:
+    KIND: ClassVar[Kind] = Kind.STATUS
+    request_id: int
+    token: int
+
+
+@dataclass(slots=True)
+class Heartbeat:
+    KIND: ClassVar[Kind] = Kind.HEARTBEAT
+    token: int
+
+
+@dataclass(slots=True)
+class GetSummary:
+    KIND: ClassVar[Kind] = Kind.GET_SUMMARY
+    request_id: int
+    token: int
+
+
+@dataclass(slots=True)
+class HistoryTail:
+    """Committed rows not yet exported of run ``ref``, from ``min_step`` (inclusive)."""
+
+    KIND: ClassVar[Kind] = Kind.HISTORY_TAIL
+    request_id: int
+    ref: RunRef
+    min_step: int
+
+
+@dataclass(slots=True)
+class SidecarStatus:
+    KIND: ClassVar[Kind] = Kind.SIDECAR_STATUS
+    request_id: int
+
+
+@dataclass(slots=True)
+class Shutdown:
+    """Stop the sidecar: runs of live training processes are handed over, the rest closed."""
+
+    KIND: ClassVar[Kind] = Kind.SHUTDOWN
+    request_id: int
+
+
+@dataclass(slots=True)
+class Ping:
+    KIND: ClassVar[Kind] = Kind.PING
+    request_id: int
+
+
+Message = (
+    Init
+    | Log
+    | Summary
+    | Config
+    | DefineMetric
+    | Finish
+    | Preempting
+    | RunUpdate
+    | Save
+    | Alert
+    | Artifact
+    | EditRun
+    | Status
+    | Heartbeat
+    | GetSummary
+    | HistoryTail
+    | SidecarStatus
+    | Shutdown
+    | Ping
+)
+
+CLASSES: dict[Kind, Any] = {
+    cls.KIND: cls
+    for cls in (
+        Init, Log, Summary, Config, DefineMetric, Finish, Preempting, RunUpdate, Save,
+        Alert, Artifact, EditRun, Status, Heartbeat, GetSummary, HistoryTail,
+        SidecarStatus, Shutdown, Ping,
+    )
+}  # fmt: skip
+
+
+def _wire_layout(cls: Any) -> tuple[tuple[str, Any], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (f.name, hints[f.name] if _is_payload(hints[f.name]) else None)
+        for f in dataclasses.fields(cls)
+    )
+
+
+def _is_payload(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, Payload)
+
+
+# kind -> ((field name, Payload class or None), ...)
+LAYOUT: dict[Kind, tuple[tuple[str, Any], ...]] = {k: _wire_layout(c) for k, c in CLASSES.items()}
+FIELDS: dict[Kind, tuple[str, ...]] = {k: tuple(n for n, _ in v) for k, v in LAYOUT.items()}
 
 PERSISTED = frozenset(
     {
@@ -95,23 +289,21 @@ PERSISTED = frozenset(
         Kind.SAVE,
         Kind.ALERT,
         Kind.ARTIFACT,
+        Kind.EDIT_RUN,
     }
 )
+# persisted records that belong to a run by token and carry its sequence number
+SEQUENCED = PERSISTED - {Kind.INIT, Kind.EDIT_RUN}
 
 WANTS_REPLY = frozenset(k for k, f in FIELDS.items() if f and f[0] == "request_id")
-
-
-class Message(NamedTuple):
-    """A decoded message: its kind and its fields by name."""
-
-    kind: Kind
-    fields: dict[str, Any]
 
 
 def _default(obj: Any) -> Any:
     # Sets and tuples travel as lists; anything else is a bug in the caller's validation.
     if isinstance(obj, (set, frozenset)):
         return list(obj)
+    if isinstance(obj, Payload):
+        return obj.to_wire()
     raise TypeError(f"cannot serialize object of type {type(obj).__name__}")
 
 
@@ -139,6 +331,11 @@ def encode(kind: Kind, *fields: Any) -> bytes:
     if len(fields) != len(names):
         raise ProtoError(f"{kind.name} takes fields {names}, got {len(fields)} values")
     return _packb((SCHEMA_VERSION, int(kind), *fields), **_packer_opts)
+
+
+def encode_message(msg: Message) -> bytes:
+    """Encode a typed message (its fields in wire order)."""
+    return encode(msg.KIND, *(getattr(msg, name) for name in FIELDS[msg.KIND]))
 
 
 def encode_log(
@@ -213,6 +410,7 @@ def iter_batch(data: bytes):
 
 
 LOG_LENGTH = 2 + len(FIELDS[Kind.LOG])
+assert Kind.LOG == 2  # is_log and encode_log inline the number: the hot path
 
 
 def is_log(obj: Any) -> bool:
@@ -246,8 +444,16 @@ def to_message(obj: Any) -> Message:
         kind = Kind(kind_no)
     except ValueError:
         raise ProtoError(f"unknown message kind {kind_no!r}") from None
-    names = FIELDS[kind]
+    layout = LAYOUT[kind]
     values = obj[2:]
-    if len(values) != len(names):
-        raise ProtoError(f"{kind.name} message has {len(values)} fields, expected {len(names)}")
-    return Message(kind, dict(zip(names, values, strict=True)))
+    if len(values) != len(layout):
+        raise ProtoError(f"{kind.name} message has {len(values)} fields, expected {len(layout)}")
+    try:
+        return CLASSES[kind](
+            *(
+                payload.from_wire(v) if payload is not None else v
+                for (_, payload), v in zip(layout, values, strict=True)
+            )
+        )
+    except ValueError as exc:
+        raise ProtoError(f"malformed {kind.name} message: {exc}") from None

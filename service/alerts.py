@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import threading
 import time
 import urllib.error
@@ -19,7 +18,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from tracker.service.queues import drain
+from tracker.service.worker import Worker
 
 ATTEMPT_TIMEOUT = 3.0
 FIRST_BACKOFF = 0.5
@@ -36,6 +35,7 @@ class AlertBook:
         self.sent = 0
         self.throttled = 0
         self.count = 0
+        self.file_errors = 0  # alerts.jsonl lines that could not be written
 
     def decide(self, spec: dict[str, Any], write_file: bool = True) -> dict[str, Any]:
         """Throttle and record one alert; return its record."""
@@ -70,7 +70,7 @@ class AlertBook:
             with open(self.file, "a") as fh:
                 fh.write(json.dumps(line) + "\n")
         except OSError:
-            pass
+            self.file_errors += 1  # shown in the run's status; the store has the alert
 
 
 def slack_body(record: dict[str, Any], run_path: str, url: str | None) -> dict[str, Any]:
@@ -91,35 +91,17 @@ def slack_body(record: dict[str, Any], run_path: str, url: str | None) -> dict[s
     }
 
 
-class WebhookSender:
+class WebhookSender(Worker):
     """One thread that POSTs alert bodies, retrying with exponential backoff."""
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue = queue.Queue()
-        self._done: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        super().__init__("webhooks")
         self._stop = threading.Event()
-        self.pending = 0
 
     def send(self, url: str, body: dict, attempts: int, on_done: Callable[[str], None]) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="webhooks", daemon=True)
-            self._thread.start()
-        self.pending += 1
-        self._jobs.put((url, json.dumps(body).encode(), max(1, attempts), on_done))
-
-    def completed(self) -> list[tuple[Callable[[str], None], str]]:
-        out = drain(self._done)
-        self.pending -= len(out)
-        return out
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            job = self._jobs.get()
-            if job is None:
-                return
-            url, data, attempts, on_done = job
-            self._done.put((on_done, self._post(url, data, attempts)))
+        """POST ``body`` as JSON; ``on_done`` gets a line saying how it went."""
+        data = json.dumps(body).encode()
+        self.submit(lambda: self._post(url, data, max(1, attempts)), on_done, "webhook")
 
     def _post(self, url: str, data: bytes, attempts: int) -> str:
         delay = FIRST_BACKOFF
@@ -135,13 +117,14 @@ class WebhookSender:
                     error = f"HTTP {resp.status}"
             except urllib.error.HTTPError as exc:
                 error = f"HTTP {exc.code}"
-            except Exception as exc:  # timeouts, refused connections, bad URLs
+            except Exception as exc:  # timeouts, refused connections, bad URLs: retried
                 error = f"{type(exc).__name__}: {exc}"
             if attempt < attempts and self._stop.wait(delay):
                 break
             delay = min(delay * 2, MAX_BACKOFF)
+        self.errors.record(f"webhook to {url}", f"failed after {attempts} attempt(s): {error}")
         return f"failed after {attempts} attempt(s): {error}"
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._jobs.put(None)
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()  # no more waiting between retries
+        super().stop(timeout)

@@ -115,9 +115,9 @@ def stop(
     store: str | None = typer.Option(None, help="Only the sidecar of this store (default: all)."),
 ) -> None:
     """Stop sidecars; they finalize every run they hold first."""
-    from tracker.client.runtime import sidecar_paths
     from tracker.client.control import running_sidecars
     from tracker.client.control import stop as stop_sidecar
+    from tracker.client.runtime import sidecar_paths
 
     targets = [sidecar_paths(_store(store))] if store else running_sidecars()
     targets = [t for t in targets if t in running_sidecars()] if store else targets

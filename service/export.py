@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from tracker.service.queues import drain
+from tracker.service.worker import Worker
 
 ROWS_PER_PART = 10_000
-_WARM_UP = object()
 SECONDS_PER_PART = 10.0
 RESERVED_ORDER = ("_step", "_timestamp", "_runtime")
 
@@ -77,54 +74,32 @@ def _column(values: list[Any]):
     )
 
 
-class Exporter:
+class Exporter(Worker):
     """The one thread that writes parquet for every run of the sidecar."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._done: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name="exporter", daemon=True)
-        self._thread.start()
+        super().__init__("exporter")
 
-    def submit(self, path: str, table: Any, on_done: Callable[[Exception | None], None]) -> None:
-        self._jobs.put((path, table, on_done))
-
-    def completed(self) -> list[tuple[Callable, Exception | None]]:
-        """Completions since the last call, for the main thread to apply."""
-        return drain(self._done)
-
-    def _loop(self) -> None:
-        # Importing pyarrow and its first conversion of Python values take ~0.3 s: pay them
-        # when the first part comes, or after a second of quiet (never during a cold init).
-        try:
-            job = self._jobs.get(timeout=1.0)
-        except queue.Empty:
-            job = _WARM_UP
-        import pyarrow.parquet as pq
+    def warm_up(self) -> None:
+        # Importing pyarrow and its first conversion of Python values take ~0.3 s: paid on
+        # this thread when the first part comes, never on the ingest thread.
+        import pyarrow.parquet  # noqa: F401
 
         build_table([{"_step": 0, "_timestamp": 0.0, "_runtime": 0.0, "f": 0.5, "i": 1, "s": "x"}])
-        while True:
-            if job is _WARM_UP:
-                job = self._jobs.get()
-            if job is None:
-                return
-            path, table, on_done = job
-            error: Exception | None = None
-            try:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.tmp"
-                pq.write_table(
-                    table, tmp, row_group_size=max(table.num_rows, 1), compression="zstd"
-                )
-                os.replace(tmp, path)
-            except Exception as exc:  # reported to the run; the batch is retried
-                error = exc
-            self._done.put((on_done, error))
-            job = _WARM_UP
 
-    def stop(self) -> None:
-        self._jobs.put(None)
-        self._thread.join(timeout=30)
+    def submit_part(self, path: str, table: Any, on_done: Callable[[Any], None]) -> None:
+        """Write ``table`` as the parquet file ``path``; ``on_done(None | exception)``."""
+        self.submit(lambda: write_part(path, table), on_done, f"export of {path}")
+
+
+def write_part(path: str, table: Any) -> None:
+    """One parquet part, written to a temporary name then renamed (readers never see half)."""
+    import pyarrow.parquet as pq
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.tmp"
+    pq.write_table(table, tmp, row_group_size=max(table.num_rows, 1), compression="zstd")
+    os.replace(tmp, path)
 
 
 class HistoryWriter:
@@ -172,9 +147,9 @@ class HistoryWriter:
 
     def _submit(self, part: int, table: Any) -> None:
         self.inflight[part] = table
-        self.exporter.submit(self.part_path(part), table, lambda err: self._done(part, err))
+        self.exporter.submit_part(self.part_path(part), table, lambda err: self._done(part, err))
 
-    def _done(self, part: int, error: Exception | None) -> None:
+    def _done(self, part: int, error: Any) -> None:
         table = self.inflight.pop(part)
         if error is not None:
             self.error = f"export of history part {part} failed: {error}"

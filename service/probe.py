@@ -34,14 +34,12 @@ def requirements(sys_path: list[str] | None) -> str:
     import importlib.metadata as md
 
     seen: dict[str, str] = {}
-    try:
-        dists = md.distributions(path=sys_path) if sys_path else md.distributions()
-        for dist in dists:
-            name = dist.metadata["Name"]
-            if name and name.lower() not in seen:
-                seen[name.lower()] = f"{name}=={dist.version}"
-    except Exception:
-        pass
+    # a broken distribution raises here: the prober stage counts it (status shows it)
+    dists = md.distributions(path=sys_path) if sys_path else md.distributions()
+    for dist in dists:
+        name = dist.metadata["Name"]
+        if name and name.lower() not in seen:
+            seen[name.lower()] = f"{name}=={dist.version}"
     return "".join(line + "\n" for _, line in sorted(seen.items()))
 
 

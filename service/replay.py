@@ -8,37 +8,52 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from tracker.proto import frames
-from tracker.proto.messages import Message
+from tracker.proto.messages import Kind
+from tracker.proto.payloads import SaveSpec
 from tracker.service.session import RunSession
+
+# What each persisted record does to a run, for the live path and for replay alike
+# (INIT opens the run; FINISH closes it: both are the registry's and the sidecar's).
+APPLY: dict[Kind, Callable[[RunSession, Any], Any]] = {
+    Kind.LOG: lambda s, m: s.on_log(m.step, m.commit, m.ts, m.data),
+    Kind.SUMMARY: lambda s, m: s.on_summary(m.set, m.remove),
+    Kind.CONFIG: lambda s, m: s.on_config(m.data),
+    Kind.DEFINE_METRIC: lambda s, m: s.on_define_metric(m.spec),
+    Kind.PREEMPTING: lambda s, m: s.on_preempting(),
+    Kind.RUN_UPDATE: lambda s, m: s.on_changes(m.changes),
+    Kind.EDIT_RUN: lambda s, m: s.on_changes(m.changes),
+    Kind.SAVE: lambda s, m: s.on_save(m.spec),
+    Kind.ALERT: lambda s, m: s.on_alert(m.spec),
+    Kind.ARTIFACT: lambda s, m: None,  # given meaning by the artifacts issue
+}
 
 
 def apply_records(
     sess: RunSession,
-    messages: Iterable[Message],
-    save_spec: Callable[[dict], dict] | None = None,
+    messages: Iterable[Any],
+    save_spec: Callable[[SaveSpec], SaveSpec] | None = None,
 ) -> tuple[bool, int | None, int]:
     """Apply every record after the INIT; return (saw FINISH, its exit code, last seq)."""
     last_seq = 0
     for msg in messages:
-        kind, f = msg.kind.name, msg.fields
-        if kind == "INIT":
+        kind = msg.KIND
+        if kind == Kind.INIT:
             continue
-        seq = f.get("seq") or 0
+        seq = getattr(msg, "seq", 0) or 0
         if seq and seq <= last_seq:
             continue  # a record sent twice around a sidecar restart
         last_seq = max(last_seq, seq)
-        if kind == "LOG":
-            sess.on_log(f["step"], f["commit"], f["ts"], f["data"])
-        elif kind == "FINISH":
-            return True, f["exit_code"], last_seq
-        elif kind == "SAVE":
-            sess.files.add(save_spec(f["spec"]) if save_spec else f["spec"])
-        elif kind == "ALERT":
-            sess.on_alert(f["spec"], write_file=False)
-        elif kind in ("SUMMARY", "CONFIG", "DEFINE_METRIC", "RUN_UPDATE", "PREEMPTING"):
-            sess.apply(kind, f)
+        if kind == Kind.FINISH:
+            return True, msg.exit_code, last_seq
+        if kind == Kind.ALERT:
+            sess.on_alert(msg.spec, write_file=False)  # alerts.jsonl has it already
+        elif kind == Kind.SAVE and save_spec is not None:
+            sess.on_save(save_spec(msg.spec))
+        elif kind in APPLY:
+            APPLY[kind](sess, msg)
     return False, None, last_seq
 
 

@@ -27,76 +27,83 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from tracker.service.queues import drain
+from tracker.service.worker import StageErrors, drain
 
 _MB = 1024 * 1024
 
 
-def collect_host(prev: dict[str, Any], disk_path: str) -> dict[str, Any]:
+@contextmanager
+def reading(errors: StageErrors, name: str) -> Iterator[None]:
+    """One reading in its own ``try``: a failure is counted (``status()`` shows it), the
+    other readings go on."""
+    try:
+        yield
+    except Exception as exc:
+        errors.record(name, exc)
+
+
+def collect_host(prev: dict[str, Any], disk_path: str, errors: StageErrors) -> dict[str, Any]:
     """Host-wide readings; ``prev`` carries the counters for per-second rates between calls."""
     import psutil
 
     row: dict[str, Any] = {}
     now = time.monotonic()
-    try:
+    with reading(errors, "system.cpu"):
         per_core = psutil.cpu_percent(interval=None, percpu=True)
         if prev.get("primed"):
             row["system.cpu"] = sum(per_core) / max(len(per_core), 1)
             for i, pct in enumerate(per_core):
                 row[f"system.cpu.{i}.cpu_percent"] = pct
-    except Exception:
-        pass
-    try:
+    with reading(errors, "system.memory"):
         vm = psutil.virtual_memory()
         row["system.memory"] = vm.percent
         row["system.memory.usedMB"] = (vm.total - vm.available) / _MB
         row["system.memory.availableMB"] = vm.available / _MB
-    except Exception:
-        pass
-    try:
+    with reading(errors, "system.disk.usagePercent"):
         du = psutil.disk_usage(disk_path)
         row["system.disk.usagePercent"] = du.percent
         row["system.disk.usageGB"] = du.used / 1024**3
-    except Exception:
-        pass
     elapsed = now - prev["time"] if "time" in prev else None
-    try:
-        io = _disk_counters(disk_path)
-        if io is not None:
-            if elapsed and "disk" in prev:
-                row["system.disk.readBytesPerSec"] = (
-                    max(0, io.read_bytes - prev["disk"].read_bytes) / elapsed
-                )
-                row["system.disk.writeBytesPerSec"] = (
-                    max(0, io.write_bytes - prev["disk"].write_bytes) / elapsed
-                )
-            prev["disk"] = io
-    except Exception:
-        pass
-    try:
-        net = psutil.net_io_counters()
-        if elapsed and "net" in prev:
-            row["system.network.sentBytesPerSec"] = (
-                max(0, net.bytes_sent - prev["net"].bytes_sent) / elapsed
-            )
-            row["system.network.recvBytesPerSec"] = (
-                max(0, net.bytes_recv - prev["net"].bytes_recv) / elapsed
-            )
-        prev["net"] = net
-    except Exception:
-        pass
+    with reading(errors, "system.disk.readBytesPerSec"):
+        _rates(row, prev, "disk", _disk_counters(disk_path, errors), elapsed, _DISK_RATES)
+    with reading(errors, "system.network.sentBytesPerSec"):
+        _rates(row, prev, "net", psutil.net_io_counters(), elapsed, _NET_RATES)
     prev["time"] = now
     prev["primed"] = True
     return row
 
 
-def _disk_counters(path: str):
+_DISK_RATES = {
+    "read_bytes": "system.disk.readBytesPerSec",
+    "write_bytes": "system.disk.writeBytesPerSec",
+}
+_NET_RATES = {
+    "bytes_sent": "system.network.sentBytesPerSec",
+    "bytes_recv": "system.network.recvBytesPerSec",
+}
+
+
+def _rates(
+    row: dict, prev: dict, key: str, counters: Any, elapsed: float | None, names: dict
+) -> None:
+    """Per-second rates of ``counters`` since the previous reading kept in ``prev[key]``."""
+    if counters is None:
+        return
+    if elapsed and key in prev:
+        for attr, name in names.items():
+            row[name] = max(0, getattr(counters, attr) - getattr(prev[key], attr)) / elapsed
+    prev[key] = counters
+
+
+def _disk_counters(path: str, errors: StageErrors):
     """I/O counters of the disk holding ``path`` (all disks if it cannot be told)."""
     import psutil
 
-    try:
+    with reading(errors, "psutil.disk_partitions"):
         best = None
         real = os.path.realpath(path)
         for part in psutil.disk_partitions(all=False):
@@ -109,25 +116,23 @@ def _disk_counters(path: str):
             dev = os.path.basename(best.device)
             if dev in per:
                 return per[dev]
-    except Exception:
-        pass
     return psutil.disk_io_counters()
 
 
-def collect_process(proc: Any) -> dict[str, Any]:
+def collect_process(proc: Any, errors: StageErrors) -> dict[str, Any]:
     """Readings of one training process (a ``psutil.Process`` primed with ``cpu_percent``)."""
     row: dict[str, Any] = {}
-    try:
+    with reading(errors, "proc.cpu"):
         with proc.oneshot():
             row["proc.cpu"] = proc.cpu_percent(interval=None)
             row["proc.memory.rssMB"] = proc.memory_info().rss / _MB
             row["proc.cpu.threads"] = proc.num_threads()
-    except Exception:
-        pass
     return row
 
 
-def collect_gpus(nvml: Any) -> tuple[dict[str, Any], dict[int, dict[int, int]]]:
+def collect_gpus(
+    nvml: Any, errors: StageErrors
+) -> tuple[dict[str, Any], dict[int, dict[int, int]]]:
     """Readings of every GPU through an initialised NVML module.
 
     Returns:
@@ -137,54 +142,42 @@ def collect_gpus(nvml: Any) -> tuple[dict[str, Any], dict[int, dict[int, int]]]:
     by_pid: dict[int, dict[int, int]] = {}
     try:
         count = nvml.nvmlDeviceGetCount()
-    except Exception:
+    except Exception as exc:
+        errors.record("nvmlDeviceGetCount", exc)
         return row, by_pid
     for i in range(count):
         try:
             h = nvml.nvmlDeviceGetHandleByIndex(i)
-        except Exception:
+        except Exception as exc:
+            errors.record(f"nvmlDeviceGetHandleByIndex({i})", exc)
             continue
         p = f"gpu.{i}."
-        try:
+        with reading(errors, "gpu"):
             util = nvml.nvmlDeviceGetUtilizationRates(h)
             row[p + "gpu"] = util.gpu
             row[p + "memory"] = util.memory
-        except Exception:
-            pass
-        try:
+        with reading(errors, "memoryAllocatedBytes"):
             mem = nvml.nvmlDeviceGetMemoryInfo(h)
             row[p + "memoryAllocatedBytes"] = mem.used
             row[p + "memoryTotalBytes"] = mem.total
             row[p + "memoryAllocated"] = 100.0 * mem.used / mem.total if mem.total else 0.0
-        except Exception:
-            pass
-        try:
+        with reading(errors, "temp"):
             row[p + "temp"] = nvml.nvmlDeviceGetTemperature(h, nvml.NVML_TEMPERATURE_GPU)
-        except Exception:
-            pass
         power = limit = None
-        try:
+        with reading(errors, "powerWatts"):
             power = nvml.nvmlDeviceGetPowerUsage(h) / 1000.0
             row[p + "powerWatts"] = power
-        except Exception:
-            pass
-        try:
+        with reading(errors, "enforcedPowerLimitWatts"):
             limit = nvml.nvmlDeviceGetEnforcedPowerLimit(h) / 1000.0
             row[p + "enforcedPowerLimitWatts"] = limit
-        except Exception:
-            pass
         if power is not None and limit:
             row[p + "powerPercent"] = 100.0 * power / limit
-        try:
+        with reading(errors, "smClock"):
             row[p + "smClock"] = nvml.nvmlDeviceGetClockInfo(h, nvml.NVML_CLOCK_SM)
-        except Exception:
-            pass
-        try:
+        with reading(errors, "nvmlDeviceGetComputeRunningProcesses"):
             for proc in nvml.nvmlDeviceGetComputeRunningProcesses(h):
                 used = getattr(proc, "usedGpuMemory", None) or 0
                 by_pid.setdefault(proc.pid, {})[i] = used
-        except Exception:
-            pass
     return row, by_pid
 
 
@@ -196,19 +189,17 @@ def load_nvml() -> Any | None:
         return None
     try:
         pynvml.nvmlInit()
-    except Exception:
+    except Exception:  # no driver or no GPU: no gpu.* keys, as documented (not a failure)
         return None
     return pynvml
 
 
-def gpu_names(nvml: Any) -> list[str]:
+def gpu_names(nvml: Any, errors: StageErrors) -> list[str]:
     names = []
-    try:
+    with reading(errors, "nvmlDeviceGetCount"):
         for i in range(nvml.nvmlDeviceGetCount()):
             name = nvml.nvmlDeviceGetName(nvml.nvmlDeviceGetHandleByIndex(i))
             names.append(name.decode() if isinstance(name, bytes) else str(name))
-    except Exception:
-        pass
     return names
 
 
@@ -225,10 +216,11 @@ class Sampler:
         self.nvml: Any = None
         self._nvml_loaded = False
         self.ticks = 0
+        self.errors = StageErrors("sampler")
 
     def gpu_names(self) -> list[str]:
         self._ensure_nvml()
-        return gpu_names(self.nvml) if self.nvml is not None else []
+        return gpu_names(self.nvml, self.errors) if self.nvml is not None else []
 
     def _ensure_nvml(self) -> None:
         if not self._nvml_loaded:
@@ -256,7 +248,7 @@ class Sampler:
         self._ensure_nvml()
         prev: dict[str, Any] = {}
         procs: dict[int, Any] = {}
-        collect_host(prev, "/")  # prime CPU and rate counters
+        collect_host(prev, "/", self.errors)  # prime CPU and rate counters
         while not self._stop:
             with self._lock:
                 targets = dict(self._targets)
@@ -268,8 +260,10 @@ class Sampler:
             started = time.monotonic()
             disk_path = next(iter(targets.values()))[2]
             ts = time.time()
-            host = collect_host(prev, disk_path)
-            gpu_row, gpu_by_pid = collect_gpus(self.nvml) if self.nvml is not None else ({}, {})
+            host = collect_host(prev, disk_path, self.errors)
+            gpu_row, gpu_by_pid = (
+                collect_gpus(self.nvml, self.errors) if self.nvml is not None else ({}, {})
+            )
             host.update(gpu_row)
             for token, (pid, _, _) in targets.items():
                 row = dict(host)
@@ -282,7 +276,7 @@ class Sampler:
                         except psutil.Error:
                             proc = None
                     if proc is not None:
-                        row.update(collect_process(proc))
+                        row.update(collect_process(proc, self.errors))
                     for gpu, used in gpu_by_pid.get(pid, {}).items():
                         row[f"gpu.process.{gpu}.memoryAllocatedBytes"] = used
                 self.samples.put((token, ts, row))

@@ -13,13 +13,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tracker.proto.payloads import AlertSpec, FinishReply, MetricSpec, RunChanges, RunInfo, SaveSpec
 from tracker.service.alerts import AlertBook
 from tracker.service.committer import Committer
 from tracker.service.export import Exporter, HistoryWriter
-from tracker.store.base import Store
+from tracker.service.storewriter import StoreWriter
 from tracker.service.summary import SummaryState
 from tracker.service.syncer import Copier, FileSyncer, copy_file
 from tracker.service.txlog import TxLogWriter
+from tracker.store.base import Store
 
 TERMINAL = ("finished", "failed", "crashed", "preempted")
 CATALOGUE_PERIOD = 1.0
@@ -30,7 +32,7 @@ class RunSession:
 
     def __init__(
         self,
-        info: dict[str, Any],
+        info: RunInfo,
         token: int,
         store: Store | None,
         exporter: Exporter | None,
@@ -38,15 +40,20 @@ class RunSession:
         write_txlog: bool = True,
         copier: Copier | None = None,
         watcher: Any = None,
+        store_writer: StoreWriter | None = None,
     ) -> None:
         self.info = info
         self.token = token
-        self.entity = info["entity"]
-        self.project = info["project"]
-        self.run_id = info["id"]
-        self.mode = info.get("mode", "online")
-        self.run_dir = info["dir"]
+        self.entity = info.entity
+        self.project = info.project
+        self.run_id = info.id
+        self.mode = info.mode
+        self.run_dir = info.dir
         self.store = store if self.mode == "online" else None
+        self.store_writer = store_writer or StoreWriter()
+        self._catalogue_inflight = False
+        self._catalogue_waiters: list[Callable[[], None]] = []
+        self.closing = False  # final state set, waiting for its catalogue write
         self.state = "running"
         self.exit_code: int | None = None
         self.preempting = False
@@ -61,7 +68,7 @@ class RunSession:
         self.sync_time: float | None = None
         self.resumed = previous is not None
         self._log_fh = None
-        self.pid = info.get("pid")
+        self.pid = info.pid
         self._proc = None
         self.ident: bytes | None = None  # the SDK socket that acknowledgements go to
         self.last_seq = 0  # highest sequence number applied
@@ -70,20 +77,20 @@ class RunSession:
 
         previous = previous or {}
         self.config = dict(previous.get("config") or {})
-        self.config.update(info.get("config") or {})
+        self.config.update(info.config or {})
         self.summary = SummaryState.from_state(previous.get("summary_state"))
         self.base_rows = previous.get("rows_committed", 0) or 0
         starting_step = (previous.get("last_step", -1) + 1) if self.resumed else 0
         if self.resumed:
             for key in ("name", "notes", "group_name", "job_type"):
-                info_key = "group" if key == "group_name" else key
-                if info.get(info_key) is None and previous.get(key) is not None:
-                    info[info_key] = previous[key]
-            if not info.get("tags_given"):
-                info["tags"] = previous.get("tags") or []
-            self.created_at = previous.get("created_at") or info["start_time"]
+                attr = "group" if key == "group_name" else key
+                if getattr(info, attr) is None and previous.get(key) is not None:
+                    setattr(info, attr, previous[key])
+            if not info.tags_given:
+                info.tags = previous.get("tags") or []
+            self.created_at = previous.get("created_at") or info.start_time
         else:
-            self.created_at = info["start_time"]
+            self.created_at = info.start_time
         self.history: HistoryWriter | None = None
         self.system: HistoryWriter | None = None
         self.system_latest: dict[str, Any] = dict(previous.get("system_metrics") or {})
@@ -112,18 +119,16 @@ class RunSession:
             on_row = _discard
         self.committer = Committer(
             starting_step,
-            info["start_time"],
+            info.start_time,
             float(previous.get("runtime") or 0.0),
             self.summary,
             on_row,
         )
+        self.settings = info.settings
         self.txlog = (
-            TxLogWriter(os.path.join(self.run_dir, f"run-{self.run_id}.trk"))
-            if write_txlog
-            else None
+            TxLogWriter(self.txlog_path, self.settings.fsync_interval) if write_txlog else None
         )
         self.alerts = AlertBook(self.run_dir, f"{self.entity}/{self.project}/{self.run_id}")
-        self.settings: dict[str, Any] = dict(info.get("settings") or {})
         online = self.store is not None and copier is not None
         self.files = FileSyncer(
             self.run_dir,
@@ -137,7 +142,7 @@ class RunSession:
             else None,
             self._record_files,
             self.log,
-            float(self.settings.get("live_interval", 2.0)),
+            float(self.settings.live_interval),
             watcher,
         )
 
@@ -164,25 +169,45 @@ class RunSession:
                 )
         self.dirty = True
 
-    def apply(self, kind: str, fields: dict[str, Any]) -> dict[str, Any] | None:
-        """Apply a persisted record other than LOG; return the reply body if it has one."""
+    @property
+    def txlog_path(self) -> str:
+        return os.path.join(self.run_dir, f"run-{self.run_id}.trk")
+
+    # -- one method per persisted record (the live path and replay both call these) ---------
+    def on_summary(self, set_: dict[str, Any], remove: list[str]) -> None:
+        self.summary.set(set_ or {}, remove or [])
         self.dirty = True
-        if kind == "SUMMARY":
-            self.summary.set(fields["set"] or {}, fields["remove"] or [])
-        elif kind == "CONFIG":
-            self.config.update(fields["data"] or {})
-        elif kind == "DEFINE_METRIC":
-            metric = self.summary.define(fields["spec"])
-            return {"metric": {**metric, "name": fields["spec"]["name"]}}
-        elif kind == "PREEMPTING":
-            self.preempting = True
-            self.state = "preempting"
-            self.write_catalogue(force=True)
-        elif kind == "RUN_UPDATE":
-            self.info.update(fields["changes"] or {})
-        elif kind == "SAVE":
-            self.files.add(fields["spec"] or {})
-        return None
+
+    def on_config(self, data: dict[str, Any]) -> None:
+        self.config.update(data or {})
+        self.dirty = True
+
+    def on_define_metric(self, spec: MetricSpec) -> dict[str, Any]:
+        """Define a metric; return the definition in force."""
+        self.dirty = True
+        return {**self.summary.define(spec.to_wire()), "name": spec.name}
+
+    def on_preempting(self) -> None:
+        self.preempting = True
+        self.state = "preempting"
+        self.dirty = True
+        self.write_catalogue(force=True)
+
+    def on_changes(self, changes: RunChanges) -> None:
+        """Edits to identity fields, config and summary (from the SDK or the read API)."""
+        given = changes.given()
+        for key in ("name", "notes", "tags", "group", "job_type"):
+            if key in given:
+                setattr(self.info, key, given[key])
+        if "config" in given:
+            self.config.update(given["config"])
+        if "summary" in given:
+            self.summary.set(given["summary"], [])
+        self.dirty = True
+
+    def on_save(self, spec: SaveSpec) -> None:
+        self.files.add(spec.to_wire())
+        self.dirty = True
 
     def save_segment(self, previous: dict[str, Any] | None) -> None:
         """Keep the run's state from before this segment, for a sidecar that takes over."""
@@ -213,7 +238,7 @@ class RunSession:
 
     def on_probe(self, git: dict[str, Any], requirements: str) -> None:
         """The environment probe's answer: git state into metadata, requirements.txt."""
-        metadata = self.info.setdefault("metadata", {})
+        metadata = self.info.metadata
         if git:
             metadata["git"] = git
         files = os.path.join(self.run_dir, "files")
@@ -244,10 +269,7 @@ class RunSession:
     def _record_files(self, records: list[dict[str, Any]]) -> None:
         if self.store is None:
             return
-        try:
-            self.store.write_files(self.entity, self.project, self.run_id, records)
-        except Exception as exc:
-            self.log(f"could not record files in the store: {exc}")
+        self.store_writer.write_files(self.store, (self.entity, self.project, self.run_id), records)
 
     def on_system_sample(self, ts: float, row: dict[str, Any]) -> None:
         """One system-metrics sample for this run's system stream."""
@@ -262,21 +284,19 @@ class RunSession:
     def writers(self) -> list[HistoryWriter]:
         return [w for w in (self.history, self.system) if w is not None]
 
-    def on_alert(self, spec: dict[str, Any], write_file: bool = True) -> dict[str, Any]:
+    def on_alert(self, spec: AlertSpec, write_file: bool = True) -> dict[str, Any]:
         """Throttle and record an alert (jsonl unless replaying, store); return its record."""
-        record = self.alerts.decide(spec, write_file)
+        record = self.alerts.decide(spec.to_wire(), write_file)
         self.store_alert(record)
         return record
 
     def store_alert(self, record: dict[str, Any]) -> None:
         if self.store is None:
             return
-        try:
-            self.store.write_alerts(
-                [{**record, "entity": self.entity, "project": self.project, "run_id": self.run_id}]
-            )
-        except Exception as exc:
-            self.log(f"could not record alert {record['title']!r} in the store: {exc}")
+        self.store_writer.write_alerts(
+            self.store,
+            [{**record, "entity": self.entity, "project": self.project, "run_id": self.run_id}],
+        )
 
     # -- finishing -------------------------------------------------------------------------
     def begin_finish(self, state: str, exit_code: int | None) -> None:
@@ -292,20 +312,31 @@ class RunSession:
         self.log(f"finishing as {state} (exit code {exit_code})")
 
     def poll_finish(self) -> bool:
-        """Complete a finish whose export is done; True once the run is closed."""
+        """Complete a finish whose export is done; True once the run is closed.
+
+        Closing takes two steps: once every export and copy is done the final state is set
+        and its catalogue row submitted; the run is closed (and its waiters answered) when
+        that write has landed, so a reader that hears "finished" finds it in the store.
+        """
         if self.finishing is None:
             return False
-        for writer in self.writers():
-            writer.retry(time.monotonic())
-            if not writer.idle:
+        if not self.closing:
+            for writer in self.writers():
+                writer.retry(time.monotonic())
+                if not writer.idle:
+                    return False
+            if not self.files.idle:
                 return False
-        if not self.files.idle:
+            self.files.finalize_links()
+            self.state = self.finishing
+            self.closing = True
+            self._write_files()
+            self.dirty = True
+        if self.store is not None and (self.dirty or self._catalogue_inflight):
+            self.write_catalogue(force=True)
             return False
-        self.files.finalize_links()
-        self.state = self.finishing
         self.finishing = None
-        self._write_files()
-        self.write_catalogue(force=True)
+        self.closing = False
         if self.txlog is not None:
             self.txlog.close()
         reply = self.finish_reply()
@@ -318,13 +349,14 @@ class RunSession:
             self._log_fh = None
         return True
 
-    def finish_reply(self) -> dict[str, Any]:
-        return {
-            "state": self.state,
-            "rows": self.rows_committed,
-            "summary": _json_safe(self.summary.view()),
-            "where": self.store.uri if self.store is not None else self.run_dir,
-        }
+    def finish_reply(self) -> FinishReply:
+        return FinishReply(
+            state=self.state,
+            rows=self.rows_committed,
+            summary=_json_safe(self.summary.view()),
+            where=self.store.uri if self.store is not None else self.run_dir,
+            last_seq=self.last_seq,
+        )
 
     def _write_files(self, copy: bool = True, names: tuple[str, ...] = RUN_FILES[:3]) -> None:
         files = os.path.join(self.run_dir, "files")
@@ -334,7 +366,7 @@ class RunSession:
                 _json_safe(self.summary.view()), indent=1, default=str
             ),
             "metadata.json": lambda: json.dumps(
-                _public_metadata(self.info.get("metadata") or {}), indent=1, default=str
+                _public_metadata(self.info.metadata), indent=1, default=str
             ),
         }
         try:
@@ -390,20 +422,41 @@ class RunSession:
         return self.base_rows + self.committer.rows
 
     def write_catalogue(self, force: bool = False) -> None:
-        """Write the run's record to the catalogue (at most once a second unless forced)."""
-        if self.store is None or not (self.dirty or force):
+        """Submit the run's row to the store writer (at most once a second unless forced).
+
+        One write in flight per run: rows land in order, and a change made meanwhile is
+        written by the next one.
+        """
+        if self.store is None or not (self.dirty or force) or self._catalogue_inflight:
             return
         now = time.monotonic()
         if not force and now - self.last_catalogue < CATALOGUE_PERIOD:
             return
         self.last_catalogue = now
         self.dirty = False
-        try:
-            self.store.put_run(self.catalogue_record())
-            self.sync_time = time.time()
-        except Exception as exc:
-            self.dirty = True
-            self.log(f"could not write the catalogue: {exc}")
+        self._catalogue_inflight = True
+        self.store_writer.put_run(self.store, self.catalogue_record(), self._catalogue_written)
+
+    def when_written(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the run's current state is in the catalogue."""
+        self.dirty = True
+        self._catalogue_waiters.append(callback)
+        self.write_catalogue(force=True)
+
+    def _catalogue_written(self, error: Any) -> None:
+        self._catalogue_inflight = False
+        if isinstance(error, Exception):
+            self.dirty = True  # written again on a later tick; the log keeps everything
+            self.log(f"could not write the catalogue: {error}")
+            return
+        self.sync_time = time.time()
+        if self._catalogue_waiters:
+            if self.dirty:  # changed again meanwhile: the waiters wait for that write
+                self.write_catalogue(force=True)
+                return
+            waiters, self._catalogue_waiters = self._catalogue_waiters, []
+            for callback in waiters:
+                callback()
 
     def catalogue_record(self) -> dict[str, Any]:
         info, history = self.info, self.history
@@ -411,16 +464,16 @@ class RunSession:
             "entity": self.entity,
             "project": self.project,
             "run_id": self.run_id,
-            "name": info.get("name"),
+            "name": info.name,
             "state": self.state,
-            "group_name": info.get("group"),
-            "job_type": info.get("job_type"),
-            "tags": list(info.get("tags") or []),
-            "notes": info.get("notes"),
+            "group_name": info.group,
+            "job_type": info.job_type,
+            "tags": list(info.tags or []),
+            "notes": info.notes,
             "config": _json_safe(self.config),
             "summary": _json_safe(self.summary.view()),
             "summary_state": _json_safe(self.summary.to_state()),
-            "metadata": _public_metadata(info.get("metadata") or {}),
+            "metadata": _public_metadata(info.metadata),
             "system_metrics": _json_safe(self.system_latest),
             "created_at": self.created_at,
             "heartbeat_at": time.time(),
@@ -433,8 +486,8 @@ class RunSession:
             "run_dir": self.run_dir,
             "mode": self.mode,
             "runtime": self.committer.last_runtime,
-            "host": (info.get("metadata") or {}).get("host"),
-            "user": info.get("entity"),
+            "host": info.metadata.get("host"),
+            "user": info.entity,
         }
 
     def status(self) -> dict[str, Any]:
@@ -463,7 +516,9 @@ class RunSession:
             "first_dropped_step": committer.first_dropped_step,
             "first_dropped_key": committer.first_dropped_key,
             "export_error": history.error if history else None,
+            "alert_file_errors": self.alerts.file_errors,
             "dir": self.run_dir,
+            **(self.txlog.status() if self.txlog is not None else {}),
         }
 
 

@@ -12,15 +12,20 @@ import glob
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from tracker.proto import frames
+from tracker.proto.messages import Kind
+from tracker.proto.payloads import RunInfo, SaveSpec
 from tracker.service.export import Exporter
 from tracker.service.replay import apply_records
 from tracker.service.session import RunSession
-from tracker.store import open_store
+from tracker.service.storewriter import StoreWriter
 from tracker.service.syncer import Copier
 from tracker.service.txlog import replay
+from tracker.store import Store, open_store
 
 MARKER = ".synced"
 
@@ -76,18 +81,16 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
     report = frames.ReadReport()
     messages = replay(txlog, report)
     first = next(messages, None)
-    if first is None or first.kind.name != "INIT":
+    if first is None or first.KIND != Kind.INIT:
         result.status, result.message = (
             "failed",
             "the transaction log does not start with the run's init",
         )
         return result
-    info = dict(first.fields["run_info"])
-    info["mode"] = "online"
-    info["pid"] = None
-    ref = (info["entity"], info["project"], info["id"])
-    result.path = "/".join(ref)
-    existing = store.get_run(*ref)
+    info = first.run_info
+    info.mode, info.pid, info.dir = "online", None, run_dir
+    result.path = info.path
+    existing = store.get_run(*info.ref)
     if existing is not None:
         if (
             os.path.realpath(existing.get("run_dir") or "") != os.path.realpath(run_dir)
@@ -96,32 +99,8 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
             result.status = "failed"
             result.message = f"run {result.path} already exists in the store from another directory"
             return result
-        store.delete_run(*ref)
-    info["dir"] = run_dir
-    exporter = Exporter()
-    copier = Copier()
-    try:
-        sess = RunSession(info, 0, store, exporter, previous=None, write_txlog=False, copier=copier)
-
-        # the run's files/ holds each file's final content since the run finished
-        def from_run_dir(spec: dict) -> dict:
-            files = [[name, os.path.join(run_dir, "files", name)] for name, _ in spec["files"]]
-            return {"policy": "end", "files": files}
-
-        finished, code, _ = apply_records(sess, messages, from_run_dir)
-        if finished:
-            sess.begin_finish("finished" if not code else "failed", code)
-        else:
-            sess.begin_finish("preempted" if sess.preempting else "crashed", None)
-        while not sess.poll_finish():
-            for on_done, error in exporter.completed():
-                on_done(error)
-            for on_done, result in copier.completed():
-                on_done(result)
-            time.sleep(0.005)
-    finally:
-        exporter.stop()
-        copier.stop()
+        store.delete_run(*info.ref)
+    sess = replay_into(store, info, messages)
     result.rows = sess.rows_committed
     result.state = sess.state
     result.dropped = report.dropped
@@ -130,6 +109,41 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
         json.dump({"size": size, "store": store.uri, "path": result.path, "time": time.time()}, fh)
     store.close()
     return result
+
+
+def replay_into(store: Store, info: RunInfo, messages: Iterator[Any]) -> RunSession:
+    """Feed a run's records through a session with its own stages until it is closed."""
+    exporter, copier, store_writer = Exporter(), Copier(), StoreWriter()
+    workers = (exporter, copier, store_writer)
+    try:
+        sess = RunSession(
+            info,
+            0,
+            store,
+            exporter,
+            previous=None,
+            write_txlog=False,
+            copier=copier,
+            store_writer=store_writer,
+        )
+
+        # the run's files/ holds each file's final content since the run finished
+        def from_run_dir(spec: SaveSpec) -> SaveSpec:
+            files = [[name, os.path.join(info.dir, "files", name)] for name, _ in spec.files]
+            return SaveSpec(policy="end", files=files)
+
+        finished, code, _ = apply_records(sess, messages, from_run_dir)
+        if finished:
+            sess.begin_finish("finished" if not code else "failed", code)
+        else:
+            sess.begin_finish("preempted" if sess.preempting else "crashed", None)
+        while not sess.poll_finish():
+            if not sum(worker.run_completed() for worker in workers):
+                time.sleep(0.005)
+    finally:
+        for worker in workers:
+            worker.stop()
+    return sess
 
 
 def _read_marker(path: str) -> dict:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import shutil
 import threading
 import time
@@ -22,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tracker.service.queues import drain
+from tracker.service.worker import Worker
 
 CHUNK = 1 << 20
 
@@ -54,35 +53,15 @@ def copy_file(src: str, dst: str) -> tuple[int, str]:
     return size, md5.hexdigest()
 
 
-class Copier:
+class Copier(Worker):
     """The thread that copies files for every run of the sidecar."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._done: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name="copier", daemon=True)
-        self._thread.start()
+        super().__init__("copier")
 
-    def submit(self, src: str, dst: str, on_done: Callable[[Any], None]) -> None:
-        self._jobs.put((src, dst, on_done))
-
-    def completed(self) -> list[tuple[Callable[[Any], None], Any]]:
-        return drain(self._done)
-
-    def _loop(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            src, dst, on_done = job
-            try:
-                result: Any = copy_file(src, dst)
-            except Exception as exc:
-                result = exc
-            self._done.put((on_done, result))
-
-    def stop(self) -> None:
-        self._jobs.put(None)
+    def copy(self, src: str, dst: str, on_done: Callable[[Any], None]) -> None:
+        """Copy ``src`` to ``dst``; ``on_done((size, md5) | exception)``."""
+        self.submit(lambda: copy_file(src, dst), on_done, f"copy of {src}")
 
 
 @dataclass
@@ -174,7 +153,7 @@ class FileSyncer:
             return
         entry.inflight = True
         entry.last_copy = time.monotonic()
-        self.copier.submit(
+        self.copier.copy(
             entry.source, self.store_path(entry.name), lambda res: self._done(entry, sig, res)
         )
 

@@ -10,6 +10,8 @@ import os
 import threading
 from typing import Any
 
+from tracker.service.worker import StageErrors
+
 
 class ChangeWatcher:
     """Collects the paths that changed since the last :meth:`take`."""
@@ -20,6 +22,7 @@ class ChangeWatcher:
         self._changed: set[str] = set()
         self._lock = threading.Lock()
         self._started = False
+        self.errors = StageErrors("watcher")
         self.mode = "poll"
         if os.environ.get("TRACKER_FILE_WATCH", "auto") != "poll":
             import importlib.util
@@ -52,7 +55,8 @@ class ChangeWatcher:
             self._observer = Observer()
             self._observer.daemon = True
             self._observer.start()
-        except Exception:
+        except Exception as exc:  # no inotify here: the file syncer polls instead
+            self.errors.record("starting the file watcher", exc)
             self._observer = None
             return
         self._handler = Handler()
@@ -73,7 +77,8 @@ class ChangeWatcher:
             return True
         try:
             self._observer.schedule(self._handler, folder, recursive=False)
-        except Exception:
+        except Exception as exc:  # out of inotify watches, say: this folder is polled
+            self.errors.record(f"watching {folder}", exc)
             return False
         self._dirs.add(folder)
         return True

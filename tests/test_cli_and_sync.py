@@ -154,3 +154,32 @@ def test_offline_run_killed_mid_way_syncs_as_crashed(start_script, api):
     assert "crashed" in out
     (r,) = api.runs("off")
     assert r.state == "crashed" and r.lastHistoryStep == 999
+
+
+def test_sync_of_a_run_with_saved_files_copies_them_and_reports_the_run(run_script, api):
+    """Regression: a file copy completing inside sync's finish loop rebound its result and
+    crashed with "'tuple' object has no attribute 'rows'". Every saved file is copied by
+    the copier thread while sync waits for the finish, so this happens on every run."""
+    proc = run_script(
+        """
+        import tracker
+        run = tracker.init(project="off", mode="offline", id="withfiles")
+        for name, policy in (("a.txt", "now"), ("b.txt", "end"), ("c.txt", "live")):
+            with open(name, "w") as fh:
+                fh.write(name * 1000)
+            run.save(name, policy=policy)
+        run.log({"x": 1})
+        run.finish()
+        print(run.dir)
+        """,
+        check=True,
+    )
+    from tracker.service.sync import sync_run_dir
+
+    result = sync_run_dir(proc.stdout.split()[-1], os.environ["TRACKER_STORE"])
+    assert (result.status, result.state, result.rows) == ("synced", "finished", 1)
+    r = api.run("off/withfiles")
+    names = {f.name for f in r.files()}
+    assert {"a.txt", "b.txt", "c.txt"} <= names
+    assert r.file("b.txt").size == len("b.txt" * 1000)
+    assert "synced" in cli("sync", proc.stdout.split()[-1], "--force")

@@ -169,26 +169,6 @@ def test_sidecar_exits_after_idle_timeout(tracker_env, monkeypatch):
     assert not os.path.exists(paths.socket)
 
 
-def test_sigterm_to_the_sidecar_finalizes_its_runs(tracker_env, api):
-    import json
-
-    from tracker import state
-    from tracker.client.runtime import sidecar_alive, sidecar_paths
-
-    run = tracker.init(project="life")
-    for i in range(50):
-        run.log({"i": i})
-    run.status()
-    paths = sidecar_paths(tracker_env["store"])
-    pid = json.load(open(paths.info))["pid"]
-    os.kill(pid, signal.SIGTERM)
-    wait_until(lambda: not sidecar_alive(paths), timeout=15)
-    r = api.run(run.path)
-    assert r.state == "crashed" and r.lastHistoryStep == 49
-    assert len(list(r.scan_history())) == 50
-    state.set_active_run(None)
-
-
 def test_runtime_dir_is_private_and_has_no_tcp_port(tracker_env):
     import stat
 

@@ -18,27 +18,62 @@ from tracker.proto.messages import (
     to_message,
 )
 
+SAMPLE_PAYLOADS = {
+    "RunInfo": dict(id="r1", entity="e", project="p", dir="/tmp/r", start_time=1.0),
+    "MetricSpec": dict(name="loss", summary=["min"]),
+    "SaveSpec": dict(policy="now", files=[["a.txt", "/tmp/a.txt"]]),
+    "AlertSpec": dict(title="t", text="x", level="WARN"),
+    "RunChanges": dict(name="n", config={"lr": 1}),
+    "RunRef": dict(entity="e", project="p", id="r1"),
+}
 
-def test_every_kind_round_trips():
-    from tracker.proto.messages import FIELDS
 
-    for kind, names in FIELDS.items():
-        values = [f"v{i}" for i in range(len(names))]
+def test_every_kind_round_trips_as_its_typed_class():
+    from tracker.proto.messages import CLASSES, LAYOUT, encode_message
+
+    for kind, layout in LAYOUT.items():
+        values = [
+            payload(**SAMPLE_PAYLOADS[payload.__name__]) if payload else f"v{i}"
+            for i, (_, payload) in enumerate(layout)
+        ]
         msg = decode(encode(kind, *values))
-        assert msg.kind == kind and list(msg.fields.values()) == values
+        assert type(msg) is CLASSES[kind] and msg.KIND == kind
+        assert [getattr(msg, name) for name, _ in layout] == values
+        assert decode(encode_message(msg)) == msg
+
+
+def test_a_payload_from_a_newer_producer_keeps_what_this_side_knows():
+    from tracker.proto.payloads import RunInfo
+
+    wire = {**SAMPLE_PAYLOADS["RunInfo"], "settings": {"fsync_interval": 0.5, "new": 1}, "x": 2}
+    msg = decode(encode(Kind.INIT, 7, wire))
+    assert msg.run_info.settings.fsync_interval == 0.5
+    assert msg.run_info.settings.live_interval == 2.0  # a default for what was not sent
+    assert isinstance(msg.run_info, RunInfo) and msg.run_info.ref == ("e", "p", "r1")
+
+
+def test_a_payload_missing_a_required_field_is_a_clear_error():
+    with pytest.raises(ProtoError, match="INIT.*RunInfo"):
+        decode(encode(Kind.INIT, 7, {"id": "r1"}))
+    with pytest.raises(ProtoError, match="RunInfo must be a map"):
+        decode(encode(Kind.INIT, 7, "not a map"))
 
 
 def test_log_fast_path_matches_the_schema():
+    from tracker.proto.messages import Log
+
     msg = decode(encode_log(3, 7, None, True, 1.5, {"a": 1}))
-    assert msg.kind == Kind.LOG
-    assert msg.fields == {
-        "token": 3,
-        "seq": 7,
-        "step": None,
-        "commit": True,
-        "ts": 1.5,
-        "data": {"a": 1},
-    }
+    assert msg == Log(token=3, seq=7, step=None, commit=True, ts=1.5, data={"a": 1})
+
+
+def test_notices_are_typed():
+    from tracker.proto.payloads import Ack, Resend, UnknownRun, notice_of
+
+    assert notice_of(Ack(ack=[[1, 5]]).to_wire()) == Ack(ack=[[1, 5]])
+    assert notice_of({"resend": [1, 4]}) == Resend(resend=[1, 4])
+    assert notice_of({"unknown_token": 9}).unknown_token == 9
+    assert isinstance(notice_of({"unknown_token": 9}), UnknownRun)
+    assert notice_of({"rows": []}) is None
 
 
 def test_wrong_field_count_is_refused_on_both_sides():
@@ -68,7 +103,7 @@ def test_batches_split_back_into_messages_with_their_bytes():
     batch = a + b
     parts = list(iter_batch(batch))
     assert [batch[s:e] for _, s, e in parts] == [a, b]
-    assert to_message(parts[1][0]).kind == Kind.PING
+    assert to_message(parts[1][0]).KIND == Kind.PING
     with pytest.raises(ProtoError, match="truncated"):
         list(iter_batch(batch[:-1]))
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pyarrow.parquet as pq
 import tracker
 from tracker.service.sampler import collect_gpus
+from tracker.service.worker import StageErrors
 
 HOST_KEYS = {
     "system.cpu",
@@ -120,7 +121,7 @@ class FakeNvml:
 
 
 def test_gpu_collector_reads_each_value_in_its_own_try():
-    row, by_pid = collect_gpus(FakeNvml())
+    row, by_pid = collect_gpus(FakeNvml(), StageErrors("sampler"))
     assert row == {
         "gpu.0.gpu": 87,
         "gpu.0.memory": 40,
