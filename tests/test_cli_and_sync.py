@@ -57,16 +57,21 @@ def test_start_and_stop(tracker_env):
     paths = sidecar_paths(tracker_env["store"])
     assert "sidecar running" in cli("start")
     assert sidecar_alive(paths)
+    assert "stopped" in cli("stop")
+    assert not sidecar_alive(paths)
+
+
+def test_stop_under_a_live_run_hands_it_over_and_the_run_goes_on(tracker_env):
+    assert "sidecar running" in cli("start")
     run = tracker.init(project="cli")  # joins the started sidecar
     run.log({"a": 1})
     run.status()
     assert "stopped" in cli("stop")
-    assert not sidecar_alive(paths)
+    run.log({"a": 2})  # a new sidecar takes the run over from its log
+    run.finish()
     r = tracker.Api().run(run.path)
-    assert r.state == "crashed" and r.summary["a"] == 1  # finalized, nothing lost
-    from tracker import state
-
-    state.set_active_run(None)
+    assert r.state == "finished" and r.summary["a"] == 2  # nothing lost, nothing closed early
+    assert [row["a"] for row in r.scan_history()] == [1, 2]
 
 
 def test_runs_lists_a_project():
