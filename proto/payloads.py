@@ -216,6 +216,63 @@ class FinishReply(Payload):
 
 
 @dataclass
+class RunStatusReply(Payload):
+    """How far the sidecar has got with one run (``run.status()``, ``tracker-service status``).
+
+    ``log_synced_*``: how much of the run's transaction log is on disk (fsynced); the rest
+    is in the OS's page cache and would be lost to a power cut, not to a crash.
+    """
+
+    path: str
+    id: str
+    state: str
+    dir: str
+    mode: str = "online"
+    pid: int | None = None
+    last_step_committed: int = -1
+    rows_committed: int = 0
+    history_rows_exported: int = 0
+    sync_items_total: int = 0
+    sync_items_pending: int = 0
+    sync_time: float | None = None
+    files_pending: dict[str, int] = field(default_factory=dict)
+    files_bytes_copied: int = 0
+    files_copies: int = 0
+    file_errors: list[str] = field(default_factory=list)
+    alerts_sent: int = 0
+    alerts_throttled: int = 0
+    alert_file_errors: int = 0
+    steps_dropped: int = 0
+    first_dropped_step: int | None = None
+    first_dropped_key: str | None = None
+    export_error: str | None = None
+    log_bytes: int = 0
+    log_synced_bytes: int = 0
+    log_synced_seq: int = 0
+    log_synced_at: float | None = None
+
+
+@dataclass
+class SidecarStatusReply(Payload):
+    """The sidecar's own state and every run it holds."""
+
+    NESTED: ClassVar[dict[str, type[Payload]]] = {"runs": RunStatusReply}
+
+    pid: int
+    store: str
+    started: float = 0.0
+    uptime: float = 0.0
+    queue_depth: int = 0
+    records_per_s: float = 0.0
+    rejected: dict[str, int] = field(default_factory=dict)
+    # stage -> {count, last, at} for every stage that failed at least once
+    errors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fsyncs: int = 0
+    file_watch: str = "poll"
+    runs: list[RunStatusReply] = field(default_factory=list)
+
+
+@dataclass
 class MetricReply(Payload):
     """The metric definition in force after ``define_metric``."""
 

@@ -13,7 +13,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tracker.proto.payloads import AlertSpec, FinishReply, MetricSpec, RunChanges, RunInfo, SaveSpec
+from tracker.proto.payloads import (
+    AlertSpec,
+    FinishReply,
+    MetricSpec,
+    RunChanges,
+    RunInfo,
+    RunStatusReply,
+    SaveSpec,
+)
 from tracker.service.alerts import AlertBook
 from tracker.service.committer import Committer
 from tracker.service.export import Exporter, HistoryWriter
@@ -490,36 +498,35 @@ class RunSession:
             "user": info.entity,
         }
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> RunStatusReply:
         history = self.history
         committer = self.committer
-        pending = history.pending if history else 0
-        return {
-            "path": f"{self.entity}/{self.project}/{self.run_id}",
-            "id": self.run_id,
-            "state": self.state,
-            "mode": self.mode,
-            "pid": self.pid,
-            "last_step_committed": committer.last_committed,
-            "rows_committed": self.rows_committed,
-            "history_rows_exported": history.rows_exported if history else 0,
-            "sync_items_total": self.records,
-            "sync_items_pending": pending,
-            "sync_time": self.sync_time,
-            "files_pending": self.files.pending(),
-            "files_bytes_copied": self.files.bytes_copied,
-            "files_copies": self.files.copies,
-            "file_errors": self.files.errors(),
-            "alerts_sent": self.alerts.sent,
-            "alerts_throttled": self.alerts.throttled,
-            "steps_dropped": committer.dropped,
-            "first_dropped_step": committer.first_dropped_step,
-            "first_dropped_key": committer.first_dropped_key,
-            "export_error": history.error if history else None,
-            "alert_file_errors": self.alerts.file_errors,
-            "dir": self.run_dir,
+        return RunStatusReply(
+            path=f"{self.entity}/{self.project}/{self.run_id}",
+            id=self.run_id,
+            state=self.state,
+            dir=self.run_dir,
+            mode=self.mode,
+            pid=self.pid,
+            last_step_committed=committer.last_committed,
+            rows_committed=self.rows_committed,
+            history_rows_exported=history.rows_exported if history else 0,
+            sync_items_total=self.records,
+            sync_items_pending=history.pending if history else 0,
+            sync_time=self.sync_time,
+            files_pending=self.files.pending(),
+            files_bytes_copied=self.files.bytes_copied,
+            files_copies=self.files.copies,
+            file_errors=self.files.errors(),
+            alerts_sent=self.alerts.sent,
+            alerts_throttled=self.alerts.throttled,
+            alert_file_errors=self.alerts.file_errors,
+            steps_dropped=committer.dropped,
+            first_dropped_step=committer.first_dropped_step,
+            first_dropped_key=committer.first_dropped_key,
+            export_error=history.error if history else None,
             **(self.txlog.status() if self.txlog is not None else {}),
-        }
+        )
 
 
 def _discard(row: dict) -> None:

@@ -22,7 +22,13 @@ from typing import Any
 
 from tracker.client.runtime import SidecarPaths
 from tracker.proto.messages import SEQUENCED, Kind
-from tracker.proto.payloads import HistoryTailReply, MetricReply, SummaryReply, UnknownRun
+from tracker.proto.payloads import (
+    HistoryTailReply,
+    MetricReply,
+    SidecarStatusReply,
+    SummaryReply,
+    UnknownRun,
+)
 from tracker.service.alerts import WebhookSender, slack_body
 from tracker.service.export import Exporter
 from tracker.service.ingest import Ingest, Request
@@ -277,25 +283,22 @@ class Sidecar:
         return now - self.ingest.last_activity >= self.idle_timeout
 
     # -- status ----------------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
+    def status(self) -> SidecarStatusReply:
         sessions = self.registry.sessions.values()
-        stages = {w.name: w.errors.as_dict() for w in self.workers}
-        stages["sampler"] = self.stages.sampler.errors.as_dict()
-        stages["log syncer"] = self.stages.log_syncer.errors.as_dict()
-        stages["watcher"] = self.stages.watcher.errors.as_dict()
-        return {
-            "pid": os.getpid(),
-            "uptime": time.time() - self.started,
-            "started": self.started,
-            "store": self.store.uri,
-            "queue_depth": sum(s.history.pending for s in sessions if s.history),
-            "records_per_s": round(self.rate, 1),
-            "rejected": dict(self.ingest.rejected),
-            "errors": {name: e for name, e in stages.items() if e["count"]},
-            "fsyncs": self.stages.log_syncer.fsyncs,
-            "file_watch": self.stages.watcher.mode,
-            "runs": [s.status() for s in sessions],
-        }
+        stages = [*self.workers, self.stages.sampler, self.stages.log_syncer, self.stages.watcher]
+        return SidecarStatusReply(
+            pid=os.getpid(),
+            store=self.store.uri,
+            started=self.started,
+            uptime=time.time() - self.started,
+            queue_depth=sum(s.history.pending for s in sessions if s.history),
+            records_per_s=round(self.rate, 1),
+            rejected=dict(self.ingest.rejected),
+            errors={s.errors.stage: s.errors.as_dict() for s in stages if s.errors.count},
+            fsyncs=self.stages.log_syncer.fsyncs,
+            file_watch=self.stages.watcher.mode,
+            runs=[s.status() for s in sessions],
+        )
 
     def close(self) -> None:
         """Stop every stage (each finishes what it was given) and release the socket."""
