@@ -215,3 +215,47 @@ def test_import_tracker_is_light(run_script):
     )
     assert proc.stdout.strip() == "[]"
 
+
+def test_config_and_summary_are_placeholders_before_init(run_script):
+    # a fresh interpreter: nothing in it has ever called init
+    proc = run_script(
+        """
+        import inspect, tracker
+        assert hasattr(tracker, "config") and hasattr(tracker, "summary")
+        assert {"config", "summary", "run", "log", "init"} <= set(dir(tracker))
+        members = dict(inspect.getmembers(tracker))
+        assert "config" in members and "summary" in members
+        assert "init()" in repr(tracker.config)
+        assert not hasattr(tracker.config, "__wrapped__")
+        failures = []
+        for use in (
+            lambda: tracker.config["lr"],
+            lambda: setattr(tracker.config, "lr", 1),
+            lambda: tracker.config.update({"lr": 1}),
+            lambda: tracker.summary["x"],
+            lambda: tracker.summary.__setitem__("x", 1),
+            lambda: "x" in tracker.summary,
+        ):
+            try:
+                use()
+            except tracker.Error as exc:
+                failures.append("tracker.init() first" in str(exc))
+        print(failures)
+        """,
+        check=True,
+    )
+    assert proc.stdout.strip() == str([True] * 6)
+
+
+def test_config_and_summary_act_on_the_active_run_after_init():
+    early = tracker.config  # taken before init, used after: acts on the run then
+    run = tracker.init(mode="disabled", config={"lr": 1})
+    assert tracker.config is run.config and tracker.config["lr"] == 1
+    tracker.config.update({"epochs": 3})
+    early.batch = 32
+    assert dict(run.config) == {"lr": 1, "epochs": 3, "batch": 32}
+    tracker.summary["best"] = 0.5
+    assert run.summary["best"] == 0.5
+    run.finish()
+    with pytest.raises(tracker.Error, match=r"tracker\.init\(\) first"):
+        tracker.config["lr"]
