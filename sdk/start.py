@@ -13,7 +13,7 @@ from typing import Any
 from tracker import hooks, state
 from tracker.errors import Error
 from tracker.naming import check_id, generate_id, generate_name
-from tracker.proto.messages import Kind, encode
+from tracker.proto.messages import Kind
 from tracker.settings import Env, Settings, default_store, resolve_settings
 from tracker.training_run import Run
 
@@ -149,7 +149,7 @@ def init(
     conn = Connection(default_store(), resolved.idle_timeout, resolved.max_queue_bytes)
     # The run's handle on the wire is chosen here, so records stay valid for a new sidecar.
     info["token"] = secrets.randbits(62) | 1
-    reply = conn.request(lambda rid: encode(Kind.INIT, rid, info), _INIT_TIMEOUT)
+    reply = conn.request(Kind.INIT, info, timeout=_INIT_TIMEOUT)
     conn.note_sidecar(reply.get("sidecar_pid"))
     conn.transport.register_run(info["token"], info)
     for key in ("name", "notes", "tags", "group", "job_type", "start_time"):

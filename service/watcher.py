@@ -10,6 +10,8 @@ import os
 import threading
 from typing import Any
 
+from tracker.settings import Env
+
 
 class ChangeWatcher:
     """Collects the paths that changed since the last :meth:`take`."""
@@ -21,7 +23,7 @@ class ChangeWatcher:
         self._lock = threading.Lock()
         self._started = False
         self.mode = "poll"
-        if os.environ.get("TRACKER_FILE_WATCH", "auto") != "poll":
+        if Env.file_watch() != "poll":
             import importlib.util
 
             if importlib.util.find_spec("watchdog") is not None:
