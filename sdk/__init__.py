@@ -14,6 +14,8 @@ on first use of ``tracker.Api``.
 
 from __future__ import annotations
 
+import logging as _logging
+from collections.abc import Iterator
 from typing import Any
 
 from tracker import state as _state
@@ -24,6 +26,9 @@ from tracker.start import init
 from tracker.training_run import Run, RunStatus
 
 __version__ = "0.1.0"
+
+# A library's logger stays quiet unless the application configures logging.
+_logging.getLogger("tracker").addHandler(_logging.NullHandler())
 
 __all__ = [
     "AlertLevel",
@@ -99,17 +104,79 @@ def mark_preempting() -> None:
     _active().mark_preempting()
 
 
+class _RunPart:
+    """``tracker.config`` or ``tracker.summary`` while no run is active, as in W&B.
+
+    Looking at the placeholder works (``hasattr``, ``dir()``, ``inspect``, ``repr``); reading
+    or writing through it acts on the active run at that moment, and raises :class:`Error`
+    saying to call ``tracker.init()`` first when there is none.
+    """
+
+    __slots__ = ("_part",)
+
+    def __init__(self, part: str) -> None:
+        object.__setattr__(self, "_part", part)
+
+    def _target(self) -> Any:
+        return getattr(_active(), self._part)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # introspection (__wrapped__, _repr_html_...) finds nothing
+            raise AttributeError(name)
+        return getattr(self._target(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._target(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._target(), name)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._target()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._target()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._target()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._target()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._target())
+
+    def __len__(self) -> int:
+        return len(self._target())
+
+    def __bool__(self) -> bool:
+        run = _state.active_run()
+        return run is not None and bool(getattr(run, self._part))
+
+    def __repr__(self) -> str:
+        run = _state.active_run()
+        if run is None:
+            return f"<tracker.{self._part}: no active run, call tracker.init() first>"
+        return repr(getattr(run, self._part))
+
+
+_PLACEHOLDERS = {"config": _RunPart("config"), "summary": _RunPart("summary")}
+
+
 def __getattr__(name: str) -> Any:
     # ``tracker.run`` / ``config`` / ``summary`` are looked up when used, never bound at
     # import time; ``Api`` loads the read side (and pyarrow) on first use.
     if name == "run":
         return _state.active_run()
-    if name == "config":
-        return _active().config
-    if name == "summary":
-        return _active().summary
+    if name in _PLACEHOLDERS:
+        run = _state.active_run()
+        return getattr(run, name) if run is not None else _PLACEHOLDERS[name]
     if name == "Api":
         from tracker.api import Api
 
         return Api
     raise AttributeError(f"module 'tracker' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "run", "config", "summary", "Api"})

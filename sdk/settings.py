@@ -8,6 +8,7 @@ environment, then what the caller passed. A bad value or an unknown key raises
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -42,6 +43,16 @@ class Settings:
         alert_retries: delivery attempts for one alert.
         ui_port: port of the local web UI, used in run URLs.
         console: ``"redirect"`` captures stdout/stderr into ``files/output.log``; ``"off"``.
+        finish_timeout: seconds ``finish()`` waits for the sidecar before it gives up with a
+            warning naming the run's transaction log and the command that completes it.
+        fsync_interval: seconds between fsyncs of the sidecar's transaction log (group
+            commit); 0 fsyncs on every flush.
+
+    The fields given to the constructor are remembered (:meth:`given`): a value given
+    explicitly wins over its ``TRACKER_<NAME>`` variable even when it equals the default.
+
+    Example:
+        >>> run = tracker.init(settings=tracker.Settings(finish_timeout=30, silent=True))
     """
 
     silent: bool = False
@@ -55,14 +66,37 @@ class Settings:
     alert_retries: int = 5
     ui_port: int = 8080
     console: str = "redirect"
+    finish_timeout: float = 120.0
+    fsync_interval: float = 0.2
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             object.__setattr__(self, f.name, _check(f.name, value))
 
+    def given(self) -> frozenset[str]:
+        """The names of the fields that were passed to the constructor."""
+        return getattr(self, "_given", frozenset())
+
     def to_dict(self) -> dict[str, Any]:
+        """Every setting by name (what the sidecar receives with the run)."""
         return dataclasses.asdict(self)
+
+
+def _remember_given(init: Callable[..., None]) -> Callable[..., None]:
+    # The dataclass __init__ cannot tell a default from the same value given explicitly, so
+    # record the names the caller passed before it runs.
+    names = [f.name for f in dataclasses.fields(Settings)]
+
+    @functools.wraps(init)
+    def __init__(self: Settings, *args: Any, **kwargs: Any) -> None:
+        object.__setattr__(self, "_given", frozenset(names[: len(args)]) | frozenset(kwargs))
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+Settings.__init__ = _remember_given(Settings.__init__)  # type: ignore[method-assign]
 
 
 _KINDS: dict[str, Callable[[str], Any]] = {
@@ -77,6 +111,8 @@ _KINDS: dict[str, Callable[[str], Any]] = {
     "alert_retries": int,
     "ui_port": int,
     "console": str,
+    "finish_timeout": float,
+    "fsync_interval": float,
 }
 
 
@@ -111,8 +147,8 @@ def resolve_settings(given: Settings | Mapping[str, Any] | None) -> Settings:
         Error: an unknown key, or a value (given or from the environment) of the wrong type.
     """
     values: dict[str, Any] = {}
-    for name, kind in _KINDS.items():
-        var = f"TRACKER_{name.upper()}"
+    for name, var in setting_variables().items():
+        kind = _KINDS[name]
         raw = os.environ.get(var)
         if raw is None:
             continue
@@ -121,12 +157,7 @@ def resolve_settings(given: Settings | Mapping[str, Any] | None) -> Settings:
         except ValueError:
             raise Error(f"environment variable {var}={raw!r} is not a valid {name}") from None
     if isinstance(given, Settings):
-        explicit = {
-            f.name: getattr(given, f.name)
-            for f in dataclasses.fields(given)
-            if getattr(given, f.name) != f.default
-        }
-        values.update(explicit)
+        values.update({name: getattr(given, name) for name in given.given()})
     elif given is not None:
         if not isinstance(given, Mapping):
             raise Error(
@@ -140,8 +171,13 @@ def resolve_settings(given: Settings | Mapping[str, Any] | None) -> Settings:
 
 
 class Env:
-    """The ``TRACKER_*`` variables that fill ``init`` arguments, read when a run starts."""
+    """Every environment variable tracker reads, declared here and read only through here.
 
+    The settings' own ``TRACKER_<NAME>`` variables are derived from :class:`Settings` (see
+    :func:`resolve_settings` and :func:`setting_variables`).
+    """
+
+    # Fill the arguments of ``init`` that were not given.
     PROJECT = "TRACKER_PROJECT"
     ENTITY = "TRACKER_ENTITY"
     MODE = "TRACKER_MODE"
@@ -153,11 +189,34 @@ class Env:
     SILENT = "TRACKER_SILENT"
     # Where the sidecar's socket and lock live; per user, mode 0700.
     RUNTIME_DIR = "TRACKER_RUNTIME_DIR"
+    # The sidecar's way of noticing changed ``live`` files: "auto" (watchdog when installed)
+    # or "poll" (stat every file).
+    FILE_WATCH = "TRACKER_FILE_WATCH"
+    # Not ours: the session's runtime folder, the default parent of RUNTIME_DIR.
+    XDG_RUNTIME_DIR = "XDG_RUNTIME_DIR"
 
     @staticmethod
     def get(name: str) -> str | None:
+        """The variable's value, or None when it is unset or empty."""
         value = os.environ.get(name)
         return value if value else None
+
+    @staticmethod
+    def file_watch() -> str:
+        """``TRACKER_FILE_WATCH``: ``"auto"`` (the default) or ``"poll"``.
+
+        Raises:
+            Error: any other value (the variable is named).
+        """
+        value = Env.get(Env.FILE_WATCH) or "auto"
+        if value not in ("auto", "poll"):
+            raise Error(f"environment variable {Env.FILE_WATCH}={value!r} must be 'auto' or 'poll'")
+        return value
+
+
+def setting_variables() -> dict[str, str]:
+    """The ``TRACKER_<NAME>`` variable of every setting, by setting name."""
+    return {name: f"TRACKER_{name.upper()}" for name in _KINDS}
 
 
 def default_store() -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from tracker import hooks, state
 from tracker.errors import Error
 from tracker.naming import check_id, generate_id, generate_name
-from tracker.proto.messages import Kind, encode
+from tracker.proto.messages import Kind
 from tracker.settings import Env, Settings, default_store, resolve_settings
 from tracker.training_run import Run
 
@@ -79,16 +79,8 @@ def init(
         active.finish()
 
     resolved = resolve_settings(settings)
-    mode = mode or Env.get(Env.MODE) or "online"
-    if mode not in MODES:
-        raise Error(f"init() mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if resume not in RESUME:
-        raise Error(f"init() resume must be None, 'never', 'allow' or 'must', got {resume!r}")
-    run_id = id if id is not None else Env.get(Env.RUN_ID)
-    try:
-        run_id = check_id(run_id) if run_id is not None else generate_id()
-    except ValueError as exc:
-        raise Error(f"init() id: {exc}") from None
+    mode = _mode(mode, resume)
+    run_id = _run_id(id)
     project = _text("project", project or Env.get(Env.PROJECT) or "uncategorized")
     entity = _text("entity", entity or Env.get(Env.ENTITY) or _user())
     group = _text("group", group or Env.get(Env.RUN_GROUP), optional=True)
@@ -118,19 +110,8 @@ def init(
         "pid": os.getpid(),
         "start_time": start_time,
         "settings": resolved.to_dict(),
-        "metadata": {
-            "host": os.uname().nodename,
-            "os": f"{os.uname().sysname} {os.uname().release}",
-            "python": sys.version.split()[0],
-            "executable": sys.executable,
-            "args": list(sys.argv),
-            "cwd": os.getcwd(),
-            "start_time": start_time,
-            "cpu_count": os.cpu_count(),
-            "sys_path": [p for p in sys.path if p],
-        },
+        "metadata": _metadata(start_time),
     }
-
     if mode == "disabled":
         run = Run(
             info=info,
@@ -143,13 +124,32 @@ def init(
         )
         state.set_active_run(run)
         return run
+    return _start(info, resolved)
 
+
+def _metadata(start_time: float) -> dict[str, Any]:
+    """What the run records about the process and the machine."""
+    return {
+        "host": os.uname().nodename,
+        "os": f"{os.uname().sysname} {os.uname().release}",
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "args": list(sys.argv),
+        "cwd": os.getcwd(),
+        "start_time": start_time,
+        "cpu_count": os.cpu_count(),
+        "sys_path": [p for p in sys.path if p],
+    }
+
+
+def _start(info: dict[str, Any], resolved: Settings) -> Run:
+    """Register the run with the store's sidecar (starting it if needed); make it active."""
     from tracker.client.launcher import Connection
 
     conn = Connection(default_store(), resolved.idle_timeout, resolved.max_queue_bytes)
     # The run's handle on the wire is chosen here, so records stay valid for a new sidecar.
     info["token"] = secrets.randbits(62) | 1
-    reply = conn.request(lambda rid: encode(Kind.INIT, rid, info), _INIT_TIMEOUT)
+    reply = conn.request(Kind.INIT, info, timeout=_INIT_TIMEOUT)
     conn.note_sidecar(reply.get("sidecar_pid"))
     conn.transport.register_run(info["token"], info)
     for key in ("name", "notes", "tags", "group", "job_type", "start_time"):
@@ -170,8 +170,28 @@ def init(
     if not resolved.silent:
         verb = "resumed" if run.resumed else "started"
         where = run.url or run.dir
-        print(f"tracker: {verb} run {run.name} ({run.id}) in {project}: {where}", file=sys.stderr)
+        print(
+            f"tracker: {verb} run {run.name} ({run.id}) in {run.project}: {where}",
+            file=sys.stderr,
+        )
     return run
+
+
+def _mode(mode: str | None, resume: str | None) -> str:
+    mode = mode or Env.get(Env.MODE) or "online"
+    if mode not in MODES:
+        raise Error(f"init() mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if resume not in RESUME:
+        raise Error(f"init() resume must be None, 'never', 'allow' or 'must', got {resume!r}")
+    return mode
+
+
+def _run_id(given: str | None) -> str:
+    run_id = given if given is not None else Env.get(Env.RUN_ID)
+    try:
+        return check_id(run_id) if run_id is not None else generate_id()
+    except ValueError as exc:
+        raise Error(f"init() id: {exc}") from None
 
 
 def _user() -> str:

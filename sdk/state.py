@@ -11,8 +11,8 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tracker.training_run import Run
     from tracker.client.transport import Transport
+    from tracker.training_run import Run
 
 _lock = threading.RLock()
 _pid = os.getpid()

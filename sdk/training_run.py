@@ -8,6 +8,7 @@ and hands it to the transport. Steps follow W&B's rules and are tracked here too
 from __future__ import annotations
 
 import datetime
+import logging
 import operator
 import os
 import sys
@@ -19,7 +20,8 @@ from typing import Any
 
 from tracker import state
 from tracker.alert_level import AlertLevel, check_alert
-from tracker.errors import UsageError
+from tracker.client.null import NullTransport
+from tracker.errors import CommError, UsageError
 from tracker.mappings import Config, Summary
 from tracker.metric import Metric, check_definition
 from tracker.proto.messages import Kind, encode, encode_log
@@ -27,8 +29,8 @@ from tracker.saving import link, plan_save
 from tracker.settings import Settings
 from tracker.values import flatten
 
-_FINISH_TIMEOUT = 24 * 3600.0
 _CONTROL_TIMEOUT = 30.0
+_log = logging.getLogger("tracker")
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,15 @@ class Run:
         starting_step: int,
         resumed: bool,
         config: dict[str, Any],
+        transport: Any = None,
     ) -> None:
         self._info = info
         self._settings = settings
+        # no connection: a disabled run (or a unit test); it answers its own questions
         self._conn = conn
-        self._transport = conn.transport if conn is not None else None
+        if transport is None:
+            transport = conn.transport if conn is not None else NullTransport()
+        self._transport = transport
         self._token = token
         self._starting_step = starting_step
         self._step = starting_step
@@ -102,7 +108,7 @@ class Run:
 
     def _start_console(self) -> None:
         """Capture stdout/stderr into files/output.log, synced by the sidecar as a live file."""
-        if self._settings.console != "redirect" or self._transport is None:
+        if self._settings.console != "redirect" or self.disabled:
             return
         from tracker.console import ConsoleCapture
 
@@ -309,12 +315,11 @@ class Run:
                 self._step = step
                 do_commit = bool(commit)
         self._seq += 1
-        if self._transport is not None:
-            payload = encode_log(self._token, self._seq, step, do_commit, time.time(), flat)
-            if len(payload) > self._max_message:
-                self._seq -= 1
-                raise ValueError(_too_big(payload, flat, self._max_message))
-            self._transport.publish(payload, self._token, self._seq)
+        payload = encode_log(self._token, self._seq, step, do_commit, time.time(), flat)
+        if len(payload) > self._max_message:
+            self._seq -= 1
+            raise ValueError(_too_big(payload, flat, self._max_message))
+        self._transport.publish(payload, self._token, self._seq)
         if do_commit:
             self._step += 1
 
@@ -338,7 +343,7 @@ class Run:
             return self._final_summary
         if self._conn is None:
             return self._local_summary
-        return self._request(lambda rid: encode(Kind.GET_SUMMARY, rid, self._token))["summary"]
+        return self._request(Kind.GET_SUMMARY, self._token)["summary"]
 
     def _send_summary(self, changes: dict, removed: list) -> None:
         if self._finished:
@@ -360,16 +365,13 @@ class Run:
             )
         for key, value in changes.items():
             _plain(key, value)
-        if self._transport is None:
-            return
         self._send(Kind.CONFIG, changes)
 
     def _update_run(self, **changes: Any) -> None:
         if self._finished:
             raise UsageError(f"run {self.id} is finished")
         self._info.update(changes)
-        if self._transport is not None:
-            self._send(Kind.RUN_UPDATE, changes)
+        self._send(Kind.RUN_UPDATE, changes)
 
     def define_metric(
         self,
@@ -406,10 +408,13 @@ class Run:
             self._seq += 1
             seq = self._seq
             reply = self._conn.request(
-                lambda rid: encode(Kind.DEFINE_METRIC, rid, self._token, seq, spec),
-                _CONTROL_TIMEOUT,
+                Kind.DEFINE_METRIC,
                 self._token,
                 seq,
+                spec,
+                timeout=_CONTROL_TIMEOUT,
+                token=self._token,
+                seq=seq,
             )
             spec = reply["metric"]
         metric = Metric(
@@ -458,7 +463,7 @@ class Run:
         if self.disabled:
             return [os.path.join(files_dir, name) for name, _ in plan]
         created = [link(files_dir, name, source) for name, source in plan]
-        if plan and self._transport is not None:
+        if plan:
             self._send(
                 Kind.SAVE, {"policy": policy, "files": [[name, source] for name, source in plan]}
             )
@@ -503,8 +508,7 @@ class Run:
         if self.disabled:
             return [os.path.join(files_dir, n) for n, _ in plan]
         created = [link(files_dir, n, src) for n, src in plan]
-        if self._transport is not None:
-            self._send(Kind.SAVE, {"policy": "now", "files": [[n, src] for n, src in plan]})
+        self._send(Kind.SAVE, {"policy": "now", "files": [[n, src] for n, src in plan]})
         return created
 
     def restore(
@@ -564,8 +568,7 @@ class Run:
         if last is None or spec["ts"] - last >= spec["wait_duration"]:
             self._alerts_delivered[spec["title"]] = spec["ts"]
             self._print(f"tracker: alert [{spec['level']}] {spec['title']}: {spec['text']}")
-        if self._transport is not None:
-            self._send(Kind.ALERT, spec)
+        self._send(Kind.ALERT, spec)
 
     # -- lifecycle -------------------------------------------------------------------------
     def status(self) -> RunStatus:
@@ -578,25 +581,29 @@ class Run:
             raise UsageError(f"run {self.id} is finished; use tracker.Api() to read it")
         if self._conn is None:
             return RunStatus(last_step_committed=self._step - 1)
-        body = self._request(lambda rid: encode(Kind.STATUS, rid, self._token))
+        body = self._request(Kind.STATUS, self._token)
         return _status_from(body)
 
     def mark_preempting(self) -> None:
         """Mark the run as being preempted: if the process then dies it is ``preempted``."""
         if self._finished:
             raise UsageError(f"run {self.id} is finished")
-        if self._transport is not None:
-            self._send(Kind.PREEMPTING)
+        self._send(Kind.PREEMPTING)
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Finish the run: wait until the sidecar has persisted and exported everything.
+
+        The wait lasts at most ``settings.finish_timeout`` seconds; after that the run is
+        finished here all the same, with a warning (on stderr unless silent, and to the
+        ``tracker`` logger) that names the run's transaction log and the
+        ``tracker-service sync`` command that completes the run from it.
 
         Args:
             exit_code: 0 or None: ``finished``; anything else: ``failed``.
             quiet: do not print the closing summary.
 
         Raises:
-            Error: the sidecar could not be reached.
+            Error: the sidecar refused to finish the run.
         """
         with self._finish_lock:
             if self._finished:
@@ -608,12 +615,7 @@ class Run:
                     self._console.stop()
                     self._console = None
                 if self._conn is not None:
-                    reply = self._finish_remote(exit_code)
-                    self._transport.forget_run(self._token)
-                    self.debug(f"finished: {reply.get('state')} with {reply.get('rows')} rows")
-                    self._final_summary = reply.get("summary", {})
-                    if not (quiet or self._settings.silent):
-                        self._print_footer(reply)
+                    self._finish_remote(exit_code, quiet)
                 else:
                     self._final_summary = dict(self._local_summary)
             finally:
@@ -624,21 +626,48 @@ class Run:
         """Deprecated alias of :meth:`finish`."""
         self.finish(exit_code=exit_code)
 
-    def _finish_remote(self, exit_code: int | None) -> dict:
+    def _finish_remote(self, exit_code: int | None, quiet: bool | None) -> None:
         self._seq += 1
         seq = self._seq
         done = threading.Event()
         if not self._settings.silent:
             threading.Thread(target=self._progress, args=(done,), daemon=True).start()
         try:
-            return self._conn.request(
-                lambda rid: encode(Kind.FINISH, rid, self._token, seq, exit_code),
-                _FINISH_TIMEOUT,
+            reply = self._conn.request(
+                Kind.FINISH,
                 self._token,
                 seq,
+                exit_code,
+                timeout=self._settings.finish_timeout,
+                token=self._token,
+                seq=seq,
             )
+        except CommError as exc:
+            reply = None
+            self._warn_unfinished(exc)
         finally:
             done.set()
+            # finished here either way: a new sidecar must not be started for this run
+            self._transport.forget_run(self._token)
+        if reply is None:
+            self._final_summary = dict(self._local_summary)
+            return
+        self.debug(f"finished: {reply.get('state')} with {reply.get('rows')} rows")
+        self._final_summary = reply.get("summary", {})
+        if not quiet:
+            self._print_footer(reply)
+
+    def _warn_unfinished(self, exc: CommError) -> None:
+        txlog = os.path.join(self.dir, f"run-{self.id}.trk")
+        msg = (
+            f"tracker: warning: run {self.id} did not finish within "
+            f"{self._settings.finish_timeout:g} s (settings.finish_timeout): {exc}. "
+            f"The sidecar keeps the run's records in its transaction log {txlog}; "
+            f"complete the run with: tracker-service sync {self.dir}"
+        )
+        self.debug(msg)
+        _log.warning(msg)
+        self._print(msg)
 
     def _progress(self, done: threading.Event) -> None:
         if done.wait(1.0):
@@ -668,8 +697,8 @@ class Run:
         if not self._settings.silent:
             print(text, file=sys.stderr)
 
-    def _request(self, encode_fn: Any, timeout: float = _CONTROL_TIMEOUT) -> Any:
-        return self._conn.request(encode_fn, timeout)
+    def _request(self, kind: Kind, *fields: Any) -> Any:
+        return self._conn.request(kind, *fields, timeout=_CONTROL_TIMEOUT)
 
     def __enter__(self) -> Run:
         return self

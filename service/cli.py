@@ -20,6 +20,10 @@ app = typer.Typer(
 console = Console()
 
 
+# Every command acts on one store: --store, else TRACKER_STORE, else the default (§9).
+_STORE_HELP = "Store folder or file:// URI (default: TRACKER_STORE, else ~/.tracker/store)."
+
+
 def _store(store: str | None) -> str:
     from tracker.settings import default_store
 
@@ -37,14 +41,16 @@ def _ago(ts: float | None) -> str:
 
 @app.command()
 def status(
+    store: str | None = typer.Option(None, help=_STORE_HELP),
+    all_stores: bool = typer.Option(False, "--all", help="Every sidecar of this user."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
-    """Show running sidecars, their runs and what is still to be synced."""
+    """Show the store's sidecar (or all), its runs and what is still to be synced."""
     from tracker.client.control import sidecar_statuses
     from tracker.service.sync import unsynced_offline_runs
     from tracker.settings import Env
 
-    sidecars = sidecar_statuses()
+    sidecars = sidecar_statuses(None if all_stores else _store(store))
     roots = list(dict.fromkeys([os.getcwd()] + ([Env.get(Env.DIR)] if Env.get(Env.DIR) else [])))
     offline = unsynced_offline_runs(roots)
     if as_json:
@@ -55,7 +61,8 @@ def status(
         )
         return
     if not sidecars:
-        console.print("No tracker sidecar is running.")
+        where = "" if all_stores else f" (store {_store(store)})"
+        console.print(f"No tracker sidecar is running.{where}")
     for sc in sidecars:
         if "error" in sc:
             console.print(f"[red]sidecar for {sc['store']} does not answer: {sc['error']}[/red]")
@@ -96,9 +103,7 @@ def status(
 
 @app.command()
 def start(
-    store: str | None = typer.Option(
-        None, help="Store folder (default TRACKER_STORE or ~/.tracker/store)."
-    ),
+    store: str | None = typer.Option(None, help=_STORE_HELP),
     idle_timeout: float = typer.Option(
         30.0, help="Seconds to stay up after the last run finished."
     ),
@@ -112,27 +117,29 @@ def start(
 
 @app.command()
 def stop(
-    store: str | None = typer.Option(None, help="Only the sidecar of this store (default: all)."),
+    store: str | None = typer.Option(None, help=_STORE_HELP),
+    all_stores: bool = typer.Option(False, "--all", help="Stop every sidecar of this user."),
 ) -> None:
-    """Stop sidecars; they finalize every run they hold first."""
+    """Stop the store's sidecar (or all with --all): runs being finished are finished, runs of
+    processes that are gone are closed, live runs are handed to the next sidecar."""
     from tracker.client.control import running_sidecars
     from tracker.client.control import stop as stop_sidecar
-    from tracker.client.runtime import sidecar_paths
 
-    targets = [sidecar_paths(_store(store))] if store else running_sidecars()
-    targets = [t for t in targets if t in running_sidecars()] if store else targets
+    targets = running_sidecars(None if all_stores else _store(store))
     if not targets:
-        console.print("No tracker sidecar is running.")
+        where = "" if all_stores else f" (store {_store(store)})"
+        console.print(f"No tracker sidecar is running.{where}")
         return
     for paths in targets:
         ok = stop_sidecar(paths)
-        console.print(f"{'stopped' if ok else 'still stopping'}: sidecar for {paths.store}")
+        # echo, not rich: a path wrapped over two lines cannot be copied
+        typer.echo(f"{'stopped' if ok else 'still stopping'}: sidecar for {paths.store}")
 
 
 @app.command()
 def sync(
     paths: list[str] = typer.Argument(..., help="Run directories, tracker/ folders or .trk files."),
-    store: str | None = typer.Option(None, help="Store folder or file:// URI."),
+    store: str | None = typer.Option(None, help=_STORE_HELP),
     force: bool = typer.Option(False, help="Sync again even if already synced."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -166,7 +173,7 @@ def sync(
 @app.command()
 def runs(
     project: str | None = typer.Argument(None, help="entity/project or project."),
-    store: str | None = typer.Option(None),
+    store: str | None = typer.Option(None, help=_STORE_HELP),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List the runs of a project."""

@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         log.info("sidecar %d exiting", os.getpid())
+        if sys.exc_info()[0] is None:
+            # still holding the lock; a sidecar that failed keeps its log for its spawner
+            from tracker.client.runtime import remove_sidecar_folder
+
+            remove_sidecar_folder(paths)
         fcntl.flock(lock_fd, fcntl.LOCK_UN)
         os.close(lock_fd)
     return 0

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from tracker.service.worker import StageErrors
+from tracker.settings import Env
 
 
 class ChangeWatcher:
@@ -24,7 +25,7 @@ class ChangeWatcher:
         self._started = False
         self.errors = StageErrors("watcher")
         self.mode = "poll"
-        if os.environ.get("TRACKER_FILE_WATCH", "auto") != "poll":
+        if Env.file_watch() != "poll":
             import importlib.util
 
             if importlib.util.find_spec("watchdog") is not None:

@@ -62,10 +62,10 @@ def tracker_env(tmp_path, monkeypatch):
 
 
 def _stop_sidecar(store: str) -> None:
-    from tracker.client.runtime import sidecar_alive, sidecar_paths
     from tracker.client.control import stop
+    from tracker.client.runtime import sidecar_alive, sidecar_paths
 
-    paths = sidecar_paths(store)
+    paths = sidecar_paths(store, create=False)
     if sidecar_alive(paths):
         try:
             stop(paths, timeout=20)

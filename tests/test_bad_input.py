@@ -4,8 +4,8 @@ import msgpack
 import tracker
 import zmq
 from conftest import wait_until
-from tracker.proto.messages import SCHEMA_VERSION, Kind, encode, encode_log
 from tracker.client.runtime import sidecar_paths
+from tracker.proto.messages import SCHEMA_VERSION, Kind, encode, encode_log
 
 
 def raw_send(store, *payloads):

@@ -188,3 +188,44 @@ def test_sync_of_a_run_with_saved_files_copies_them_and_reports_the_run(run_scri
     assert {"a.txt", "b.txt", "c.txt"} <= names
     assert r.file("b.txt").size == len("b.txt" * 1000)
     assert "synced" in cli("sync", proc.stdout.split()[-1], "--force")
+
+
+def test_stop_acts_on_tracker_store_and_stop_all_on_every_store(tmp_path, monkeypatch):
+    from tracker.client.runtime import sidecar_alive, sidecar_paths
+
+    stores = [str(tmp_path / "store-a"), str(tmp_path / "store-b")]
+    a, b = (sidecar_paths(s) for s in stores)
+    try:
+        for store in stores:
+            assert "sidecar running" in cli("start", "--store", store)
+        assert sidecar_alive(a) and sidecar_alive(b)
+
+        monkeypatch.setenv("TRACKER_STORE", stores[0])
+        (only_a,) = json.loads(cli("status", "--json"))["sidecars"]
+        assert only_a["store"].endswith("/store-a")
+        assert len(json.loads(cli("status", "--all", "--json"))["sidecars"]) == 2
+        assert f"stopped: sidecar for {stores[0]}" in cli("stop")
+        assert not sidecar_alive(a)
+        assert sidecar_alive(b)  # another store's sidecar is left alone
+
+        monkeypatch.setenv("TRACKER_STORE", str(tmp_path / "store-c"))  # none runs there
+        assert "No tracker sidecar is running." in cli("stop")
+        assert sidecar_alive(b)
+        assert f"stopped: sidecar for {stores[1]}" in cli("stop", "--all")
+        assert not sidecar_alive(b)
+    finally:
+        cli("stop", "--all")
+
+
+def test_stop_with_store_option_stops_only_that_store(tmp_path):
+    from tracker.client.runtime import sidecar_alive, sidecar_paths
+
+    stores = [str(tmp_path / "store-a"), str(tmp_path / "store-b")]
+    a, b = (sidecar_paths(s) for s in stores)
+    try:
+        for store in stores:
+            cli("start", "--store", store)
+        cli("stop", "--store", stores[1])
+        assert sidecar_alive(a) and not sidecar_alive(b)
+    finally:
+        cli("stop", "--all")

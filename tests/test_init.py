@@ -99,6 +99,49 @@ def test_settings_validation_names_the_key(monkeypatch):
         run.settings.live_interval = 1  # frozen
 
 
+def test_a_setting_given_explicitly_wins_over_its_variable_even_at_the_default(monkeypatch):
+    monkeypatch.setenv("TRACKER_LIVE_INTERVAL", "7")
+    monkeypatch.setenv("TRACKER_IDLE_TIMEOUT", "5")
+    given = tracker.Settings(live_interval=2.0)  # the default value, given on purpose
+    run = tracker.init(mode="disabled", settings=given)
+    assert run.settings.live_interval == 2.0  # the argument, not TRACKER_LIVE_INTERVAL
+    assert run.settings.idle_timeout == 5.0  # not given: the variable fills it
+    run.finish()
+    assert given.given() == {"live_interval"}
+    run = tracker.init(mode="disabled", settings=tracker.Settings())
+    assert run.settings.live_interval == 7.0  # nothing given: the variable wins
+    run.finish()
+
+
+def test_finish_timeout_and_fsync_interval_settings(monkeypatch):
+    defaults = tracker.Settings()
+    assert defaults.finish_timeout == 120.0 and defaults.fsync_interval == 0.2
+    monkeypatch.setenv("TRACKER_FINISH_TIMEOUT", "3.5")
+    monkeypatch.setenv("TRACKER_FSYNC_INTERVAL", "0")
+    run = tracker.init(mode="disabled")
+    assert run.settings.finish_timeout == 3.5 and run.settings.fsync_interval == 0.0
+    run.finish()
+    with pytest.raises(tracker.Error, match="fsync_interval"):
+        tracker.Settings(fsync_interval=-1)
+    monkeypatch.setenv("TRACKER_FINISH_TIMEOUT", "soon")
+    with pytest.raises(tracker.Error, match="TRACKER_FINISH_TIMEOUT"):
+        tracker.init(mode="disabled")
+
+
+def test_the_run_settings_reach_the_sidecar_with_the_run(tracker_env):
+    from tracker.proto import frames
+    from tracker.proto.messages import Kind, iter_batch, to_message
+
+    run = tracker.init(settings={"fsync_interval": 0.05, "finish_timeout": 9})
+    run.finish()
+    with open(os.path.join(run.dir, f"run-{run.id}.trk"), "rb") as fh:
+        payload = next(frames.read_frames(fh))
+    msg = to_message(next(iter_batch(payload))[0])
+    assert msg.kind == Kind.INIT
+    settings = msg.fields["run_info"]["settings"]
+    assert settings["fsync_interval"] == 0.05 and settings["finish_timeout"] == 9.0
+
+
 def test_bad_mode_and_resume_raise():
     with pytest.raises(tracker.Error, match="mode"):
         tracker.init(mode="cloud")
@@ -171,3 +214,48 @@ def test_import_tracker_is_light(run_script):
         check=True,
     )
     assert proc.stdout.strip() == "[]"
+
+
+def test_config_and_summary_are_placeholders_before_init(run_script):
+    # a fresh interpreter: nothing in it has ever called init
+    proc = run_script(
+        """
+        import inspect, tracker
+        assert hasattr(tracker, "config") and hasattr(tracker, "summary")
+        assert {"config", "summary", "run", "log", "init"} <= set(dir(tracker))
+        members = dict(inspect.getmembers(tracker))
+        assert "config" in members and "summary" in members
+        assert "init()" in repr(tracker.config)
+        assert not hasattr(tracker.config, "__wrapped__")
+        failures = []
+        for use in (
+            lambda: tracker.config["lr"],
+            lambda: setattr(tracker.config, "lr", 1),
+            lambda: tracker.config.update({"lr": 1}),
+            lambda: tracker.summary["x"],
+            lambda: tracker.summary.__setitem__("x", 1),
+            lambda: "x" in tracker.summary,
+        ):
+            try:
+                use()
+            except tracker.Error as exc:
+                failures.append("tracker.init() first" in str(exc))
+        print(failures)
+        """,
+        check=True,
+    )
+    assert proc.stdout.strip() == str([True] * 6)
+
+
+def test_config_and_summary_act_on_the_active_run_after_init():
+    early = tracker.config  # taken before init, used after: acts on the run then
+    run = tracker.init(mode="disabled", config={"lr": 1})
+    assert tracker.config is run.config and tracker.config["lr"] == 1
+    tracker.config.update({"epochs": 3})
+    early.batch = 32
+    assert dict(run.config) == {"lr": 1, "epochs": 3, "batch": 32}
+    tracker.summary["best"] = 0.5
+    assert run.summary["best"] == 0.5
+    run.finish()
+    with pytest.raises(tracker.Error, match=r"tracker\.init\(\) first"):
+        tracker.config["lr"]

@@ -184,8 +184,8 @@ def test_runtime_dir_is_private_and_has_no_tcp_port(tracker_env):
 def test_an_unreachable_sidecar_gives_a_clear_error_after_the_timeout(tracker_env):
     import json
 
-    from tracker.proto.messages import Kind, encode
     from tracker.client.runtime import sidecar_paths
+    from tracker.proto.messages import Kind
 
     run = tracker.init(project="life")
     pid = json.load(open(sidecar_paths(tracker_env["store"]).info))["pid"]
@@ -193,7 +193,7 @@ def test_an_unreachable_sidecar_gives_a_clear_error_after_the_timeout(tracker_en
     try:
         t0 = time.monotonic()
         with pytest.raises(tracker.Error, match="did not answer"):
-            run._conn.request(lambda rid: encode(Kind.STATUS, rid, run._token), 1.0)
+            run._conn.request(Kind.STATUS, run._token, timeout=1.0)
         assert time.monotonic() - t0 < 5
         t0 = time.monotonic()
         for i in range(1000):
@@ -202,3 +202,121 @@ def test_an_unreachable_sidecar_gives_a_clear_error_after_the_timeout(tracker_en
     finally:
         os.kill(pid, signal.SIGCONT)
     assert run.status().last_step_committed == 999
+
+
+def test_a_sidecar_removes_its_runtime_folder_when_it_exits(tracker_env, monkeypatch):
+    from tracker.client.runtime import sidecar_alive, sidecar_paths
+
+    monkeypatch.setenv("TRACKER_IDLE_TIMEOUT", "0.5")
+    paths = sidecar_paths(tracker_env["store"])
+    run = tracker.init(project="life")
+    run.log({"a": 1})
+    run.finish()
+    wait_until(lambda: not sidecar_alive(paths), timeout=10)
+    wait_until(lambda: not os.path.exists(paths.folder), timeout=10)
+    assert os.listdir(tracker_env["runtime"]) == []
+
+
+def test_a_stopped_sidecar_leaves_no_runtime_folder(tracker_env):
+    from test_cli_and_sync import cli
+    from tracker.client.runtime import sidecar_paths
+
+    paths = sidecar_paths(tracker_env["store"])
+    cli("start")
+    assert os.path.exists(paths.info)
+    assert "stopped" in cli("stop")
+    wait_until(lambda: not os.path.exists(paths.folder), timeout=10)
+
+
+def _stale_folder(runtime: str, name: str, age: float) -> str:
+    folder = os.path.join(runtime, name)
+    os.makedirs(folder)
+    for leftover in ("sidecar.lock", "sidecar.json", "sidecar.log"):
+        with open(os.path.join(folder, leftover), "w") as fh:
+            fh.write("{}")
+    then = time.time() - age
+    for entry in os.listdir(folder):
+        os.utime(os.path.join(folder, entry), (then, then))
+    os.utime(folder, (then, then))
+    return folder
+
+
+def test_stale_runtime_folders_are_removed_at_the_next_spawn(tracker_env):
+    from tracker.client.runtime import STALE_AFTER
+
+    runtime = tracker_env["runtime"]
+    stale = _stale_folder(runtime, "0123456789abcdef", age=STALE_AFTER + 60)
+    fresh = _stale_folder(runtime, "fedcba9876543210", age=0)  # a spawner may be using it
+    tomb = _stale_folder(runtime, ".removing-0011223344556677-1-2", age=STALE_AFTER + 60)
+    other = _stale_folder(runtime, "not-a-sidecar", age=STALE_AFTER + 60)
+    run = tracker.init(project="life")  # spawns a sidecar
+    assert not os.path.exists(stale) and not os.path.exists(tomb)
+    assert os.path.exists(fresh) and os.path.exists(other)
+    run.finish()
+
+
+def test_a_runtime_folder_whose_lock_is_held_is_never_removed(tracker_env):
+    import fcntl
+
+    from tracker.client.runtime import STALE_AFTER, all_sidecars
+
+    folder = _stale_folder(tracker_env["runtime"], "00112233aabbccdd", age=STALE_AFTER + 60)
+    fd = os.open(os.path.join(folder, "sidecar.lock"), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a sidecar that is starting
+        all_sidecars()
+        assert os.path.exists(folder)
+    finally:
+        os.close(fd)
+    all_sidecars()  # now nobody holds it
+    assert not os.path.exists(folder)
+
+
+def test_finish_gives_up_after_finish_timeout_naming_the_log_and_the_sync_command(
+    tracker_env, capfd, caplog
+):
+    from tracker.client.runtime import read_info, sidecar_paths
+
+    run = tracker.init(project="life", settings={"finish_timeout": 2, "silent": False})
+    for i in range(100):
+        run.log({"i": i})
+    run.status()
+    pid = read_info(sidecar_paths(tracker_env["store"]))["pid"]
+    capfd.readouterr()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        run.finish()
+        took = time.monotonic() - t0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert 2 <= took < 6
+    txlog = os.path.join(run.dir, f"run-{run.id}.trk")
+    command = f"tracker-service sync {run.dir}"
+    err = capfd.readouterr().err
+    assert "finish_timeout" in err and txlog in err and command in err
+    (record,) = [r for r in caplog.records if r.name == "tracker"]
+    assert txlog in record.getMessage() and command in record.getMessage()
+    assert tracker.run is None  # finished here all the same
+    with pytest.raises(tracker.Error, match="finished"):
+        run.log({"i": 100})
+    run.finish()  # a second finish does nothing
+    # the sidecar, once resumed, still completes the run from what it received
+    api = tracker.Api()
+    wait_until(lambda: api.run(run.path).state == "finished", timeout=30)
+
+
+def test_one_request_function_reaches_a_sidecar_by_paths_endpoint_or_transport(tracker_env):
+    from tracker.client import request
+    from tracker.client.runtime import read_info, sidecar_paths
+    from tracker.proto.messages import Kind
+
+    run = tracker.init(project="life")
+    paths = sidecar_paths(tracker_env["store"])
+    pid = read_info(paths)["pid"]
+    assert request(paths, Kind.PING, timeout=5.0)["pid"] == pid
+    assert request(paths.endpoint, Kind.PING, timeout=5.0)["pid"] == pid
+    run.log({"a": 1})
+    body = request(run._transport, Kind.STATUS, run._token, timeout=5.0)
+    assert body["last_step_committed"] == 0  # ordered after the record published before it
+    run.finish()

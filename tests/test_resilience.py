@@ -102,9 +102,9 @@ def test_torn_and_corrupted_transaction_log_syncs_every_intact_record(run_script
 
 
 def test_oversized_messages_are_refused_and_counted(tracker_env, api):
-    from tracker.proto.messages import encode_log
-    from tracker.client.runtime import sidecar_paths
     from tracker.client.control import sidecar_statuses
+    from tracker.client.runtime import sidecar_paths
+    from tracker.proto.messages import encode_log
 
     run = tracker.init(project="res", settings={"max_message_bytes": 1_000_000})
     run.log({"a": 1})

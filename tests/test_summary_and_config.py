@@ -184,8 +184,11 @@ def test_config_from_argparse_namespace():
 def test_module_shortcuts_need_an_active_run():
     with pytest.raises(tracker.Error, match="tracker.init"):
         tracker.log({"a": 1})
+    # a placeholder before init (§3): reading through it raises
     with pytest.raises(tracker.Error, match="tracker.init"):
-        tracker.config
+        tracker.config["k"]
+    with pytest.raises(tracker.Error, match="tracker.init"):
+        tracker.summary["a"]
     with pytest.raises(tracker.Error, match="tracker.init"):
         tracker.define_metric("x")
     tracker.finish()  # no active run: nothing happens

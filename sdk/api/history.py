@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracker.proto.messages import Kind, encode
 from tracker.client.runtime import sidecar_alive, sidecar_paths
+from tracker.proto.messages import Kind
 
 _TAIL_TIMEOUT = 10.0
 
@@ -56,19 +56,14 @@ def fetch_tail(
     store_root: str, entity: str, project: str, run_id: str, min_step: int
 ) -> list[dict]:
     """Committed rows not yet exported, from the sidecar serving the store (if any)."""
-    paths = sidecar_paths(store_root)
+    from tracker.client import request
+
+    paths = sidecar_paths(store_root, create=False)
     if not sidecar_alive(paths):
         return []
-    from tracker.client.transport import Transport
-
-    transport = Transport(paths.endpoint)
-    try:
-        rid = transport.next_request_id()
-        ref = {"entity": entity, "project": project, "id": run_id}
-        body = transport.deliver(rid, encode(Kind.HISTORY_TAIL, rid, ref, min_step), _TAIL_TIMEOUT)
-        return body.get("rows") or []
-    finally:
-        transport.close()
+    ref = {"entity": entity, "project": project, "id": run_id}
+    body = request(paths, Kind.HISTORY_TAIL, ref, min_step, timeout=_TAIL_TIMEOUT)
+    return body.get("rows") or []
 
 
 def sample_indices(n: int, samples: int) -> list[int]:

@@ -5,33 +5,31 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tracker.errors import Error
-from tracker.proto.messages import Kind, encode
 from tracker.client.runtime import SidecarPaths, all_sidecars, sidecar_alive, sidecar_paths
+from tracker.client.transport import request
+from tracker.errors import Error
+from tracker.proto.messages import Kind
 
 
-def request(paths: SidecarPaths, kind: Kind, timeout: float = 5.0) -> Any:
-    """Send a request that takes only a request id to a sidecar; return its answer."""
-    from tracker.client.transport import Transport
+def running_sidecars(store: str | None = None) -> list[SidecarPaths]:
+    """The live sidecars of this user: all of them, or the one serving ``store``.
 
-    transport = Transport(paths.endpoint)
-    try:
-        rid = transport.next_request_id()
-        return transport.deliver(rid, encode(kind, rid), timeout)
-    finally:
-        transport.close()
-
-
-def running_sidecars() -> list[SidecarPaths]:
+    Args:
+        store: a store folder (absolute), or None for every store.
+    """
+    if store is not None:
+        paths = sidecar_paths(store, create=False)
+        return [paths] if sidecar_alive(paths) else []
     return [p for p in all_sidecars() if sidecar_alive(p)]
 
 
-def sidecar_statuses() -> list[dict[str, Any]]:
-    """The status of every live sidecar of this user (unreachable ones say so)."""
+def sidecar_statuses(store: str | None = None) -> list[dict[str, Any]]:
+    """The status of the live sidecar of ``store``, or of every live sidecar of this user
+    when ``store`` is None (unreachable ones say so)."""
     out = []
-    for paths in running_sidecars():
+    for paths in running_sidecars(store):
         try:
-            out.append(request(paths, Kind.SIDECAR_STATUS))
+            out.append(request(paths, Kind.SIDECAR_STATUS, timeout=5.0))
         except Error as exc:
             out.append({"store": paths.store, "error": str(exc), "runs": []})
     return out
@@ -55,7 +53,7 @@ def start(store: str, idle_timeout: float, timeout: float = 30.0) -> dict[str, A
 
 def stop(paths: SidecarPaths, timeout: float = 60.0) -> bool:
     """Ask a sidecar to finalize its runs and exit; wait until it has."""
-    request(paths, Kind.SHUTDOWN)
+    request(paths, Kind.SHUTDOWN, timeout=5.0)
     deadline = time.monotonic() + timeout
     while sidecar_alive(paths):
         if time.monotonic() > deadline:

@@ -10,18 +10,33 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from typing import Any
 
 from tracker import state
+from tracker.client.runtime import (
+    SidecarPaths,
+    clean_stale_folders,
+    read_info,
+    sidecar_alive,
+    sidecar_paths,
+)
+from tracker.client.transport import Transport, request
 from tracker.errors import CommError
-from tracker.client.runtime import SidecarPaths, read_info, sidecar_alive, sidecar_paths
-from tracker.client.transport import Transport
+from tracker.proto.messages import Kind
+from tracker.settings import Env
 
 
 def spawn_sidecar(paths: SidecarPaths, idle_timeout: float) -> subprocess.Popen:
-    """Start a detached sidecar for ``paths.store``; returns at once."""
+    """Start a detached sidecar for ``paths.store``; returns at once.
+
+    The folders of sidecars that are gone are removed first (never ``paths.folder``).
+    """
+    clean_stale_folders(keep=paths.folder)
+    # the folder may have been removed by its last sidecar since we looked it up
+    os.makedirs(paths.folder, mode=0o700, exist_ok=True)
     log = open(paths.log, "ab")
+    # a fresh log marks the folder as in use until the new sidecar holds the lock
+    os.utime(paths.log)
     try:
         return subprocess.Popen(
             [
@@ -42,7 +57,7 @@ def spawn_sidecar(paths: SidecarPaths, idle_timeout: float) -> subprocess.Popen:
             env={
                 **os.environ,
                 "PYTHONUNBUFFERED": "1",
-                "TRACKER_RUNTIME_DIR": os.path.dirname(paths.folder),
+                Env.RUNTIME_DIR: os.path.dirname(paths.folder),
             },
         )
     finally:
@@ -92,20 +107,27 @@ class Connection:
             return False
         return self.proc is not None and self.proc.poll() is None
 
-    def request(self, encode: Any, timeout: float, token: int = 0, seq: int = 0) -> Any:
-        """Send a request built by ``encode(request_id)`` and wait for the answer.
+    def request(
+        self, kind: Kind, *fields: Any, timeout: float, token: int = 0, seq: int = 0
+    ) -> Any:
+        """:func:`tracker.client.request` on this connection's transport.
 
         A sidecar that dies meanwhile is replaced by the transport, which sends the request
-        again; the wait goes on until ``timeout``.
+        again; the wait goes on until ``timeout``. ``token`` and ``seq`` mark a persisted
+        request (``FINISH``, ``DEFINE_METRIC``) as the run's record ``seq``.
 
         Raises:
             CommError: no answer within ``timeout``, or the sidecar failed to start.
             Error: the sidecar refused the request.
         """
-        transport = self.transport
-        rid = transport.next_request_id()
-        return transport.deliver_wait(
-            rid, encode(rid), time.monotonic() + timeout, self._check_start, token, seq
+        return request(
+            self.transport,
+            kind,
+            *fields,
+            timeout=timeout,
+            check=self._check_start,
+            token=token,
+            seq=seq,
         )
 
     def note_sidecar(self, pid: int | None) -> None:

@@ -24,6 +24,7 @@ One DEALER socket per process and sidecar; a forked child gets its own (the pid 
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import threading
@@ -61,34 +62,60 @@ class _Batch:
         self.rids = rids  # request ids in the batch still waiting for an answer
 
 
+class SpillError(CommError):
+    """A batch read back from the spill file was damaged (its frame failed the check)."""
+
+
 class _Spill:
-    """A FIFO of batches on disk (framed like the transaction log)."""
+    """A FIFO of batches on disk, framed like the transaction log (length, CRC, payload).
+
+    Each batch is read back through :func:`tracker.proto.frames.read_frames`, so a damaged
+    frame is detected rather than misparsed; the length of every frame is also kept here,
+    so a damaged one is skipped without losing the place of the next.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._fh = open(path, "w+b")
         self._fh.write(frames.HEADER)
         self._read_pos = len(frames.HEADER)
+        self._sizes: deque[tuple[int, int]] = deque()  # (frame bytes, batch data bytes)
         self.count = 0
         self.bytes = 0
 
     def push(self, batch: _Batch) -> None:
         payload = proto.pack_value([batch.data, list(batch.marks.items()), sorted(batch.rids)])
+        framed = frames.frame(payload)
         self._fh.seek(0, os.SEEK_END)
-        self._fh.write(frames.frame(payload))
+        self._fh.write(framed)
+        self._sizes.append((len(framed), len(batch.data)))
         self.count += 1
         self.bytes += len(batch.data)
 
     def pop(self) -> _Batch:
+        """The oldest batch.
+
+        Raises:
+            SpillError: its frame is damaged; it is dropped and the next pop reads the next.
+        """
+        size, data_bytes = self._sizes.popleft()
+        self.count -= 1
+        self.bytes -= data_bytes
         self._fh.flush()
         self._fh.seek(self._read_pos)
-        head = self._fh.read(8)
-        length = int.from_bytes(head[:4], "little")
-        payload = self._fh.read(length)
-        self._read_pos += 8 + length
-        data, marks, rids = proto.unpack_value(payload)
-        self.count -= 1
-        self.bytes -= len(data)
+        offset, chunk = self._read_pos, self._fh.read(size)
+        self._read_pos += size
+        report = frames.ReadReport()
+        payloads = list(frames.read_frames(io.BytesIO(frames.HEADER + chunk), report))
+        if len(payloads) != 1 or report.dropped or report.end != len(frames.HEADER) + size:
+            reason = report.damaged[0][1] if report.damaged else "bad frame"
+            raise SpillError(f"spill file {self.path}: {reason} at offset {offset}")
+        try:
+            data, marks, rids = proto.unpack_value(payloads[0])
+        except Exception as exc:  # msgpack raises several unrelated types
+            raise SpillError(
+                f"spill file {self.path}: bad batch at offset {offset}: {exc}"
+            ) from None
         return _Batch(data, dict(marks), set(rids))
 
     def close(self) -> None:
@@ -127,6 +154,7 @@ class Transport:
         self._spill: _Spill | None = None
         self.spill_dir: str | None = None
         self.spilled_batches = 0
+        self.spill_errors = 0
         self._acked: dict[int, int] = {}
         self._replies: dict[int, tuple[bool, Any]] = {}
         self._answered: set[int] = set()  # request ids answered (or given up on)
@@ -217,7 +245,13 @@ class Transport:
                 return
             moved = False
             while spill.count and self._memory < self.max_queue_bytes // 2:
-                batch = spill.pop()
+                try:
+                    batch = spill.pop()
+                except SpillError as exc:
+                    # the disk changed what we wrote: those records are lost, say so
+                    self.last_error = str(exc)
+                    self.spill_errors += 1
+                    continue
                 self._backlog.append(batch)
                 self._memory += len(batch.data)
                 moved = True
@@ -367,31 +401,43 @@ class Transport:
     def next_request_id(self) -> int:
         return next(self._ids)
 
-    def deliver(self, request_id: int, request: bytes, timeout: float) -> Any:
-        """Send ``request`` after everything published so far and wait for its answer.
+    def deliver(
+        self,
+        kind: proto.Kind,
+        *fields: Any,
+        timeout: float,
+        check: Callable[[], Any] | None = None,
+        token: int = 0,
+        seq: int = 0,
+    ) -> Any:
+        """Send a request after everything published so far and wait for its answer.
+
+        Args:
+            kind: the request's kind; its request id is chosen here.
+            *fields: the fields that follow the request id (see ``tracker.proto.messages``).
+            timeout: seconds to wait for the answer.
+            check: called twice a second while waiting; may raise to abandon the wait (a
+                sidecar that failed to start, say).
+            token: the run whose record this is, for a persisted request (else 0).
+            seq: the run's sequence number of the record.
+
+        Returns:
+            The body of the sidecar's answer.
 
         Raises:
             CommError: no answer within ``timeout`` seconds.
             Error: the sidecar refused the request (its reason is the message).
         """
-        return self.deliver_wait(request_id, request, time.monotonic() + timeout, None)
-
-    def deliver_wait(
-        self,
-        request_id: int,
-        request: bytes,
-        deadline: float,
-        check: Callable[[], Any] | None,
-        token: int = 0,
-        seq: int = 0,
-    ) -> Any:
-        """:meth:`deliver` against a monotonic ``deadline``, calling ``check`` twice a second.
-
-        ``check`` may raise to abandon the wait (a sidecar that failed to start, say).
-        """
-        self.publish(request, token, seq, request_id)
+        request_id = self.next_request_id()
+        deadline = time.monotonic() + timeout
+        self.publish(proto.encode(kind, request_id, *fields), token, seq, request_id)
         with self._lock:
             self._flush_locked()
+        return self._await_answer(request_id, deadline, check)
+
+    def _await_answer(
+        self, request_id: int, deadline: float, check: Callable[[], Any] | None
+    ) -> Any:
         next_check = time.monotonic() + 0.5
         while True:
             now = time.monotonic()
@@ -420,13 +466,55 @@ class Transport:
                 raise Error(body.get("error", str(body)) if isinstance(body, dict) else str(body))
             return body
 
-    def close(self) -> None:
+    def close(self, linger: float = 5.0) -> None:
+        """Hand what is queued to ZeroMQ and close; ZeroMQ keeps sending for ``linger`` s."""
         self._closed = True
         self._wake.set()
         with self._lock:
             try:
                 self._flush_locked()
             finally:
-                self._sock.close(linger=5000)
+                self._sock.close(linger=int(linger * 1000))
                 if self._spill is not None:
                     self._spill.close()
+
+
+def request(
+    target: Transport | Any,
+    kind: proto.Kind,
+    *fields: Any,
+    timeout: float,
+    check: Callable[[], Any] | None = None,
+    token: int = 0,
+    seq: int = 0,
+) -> Any:
+    """Ask a sidecar something and wait for the answer: the one way to send a request.
+
+    Args:
+        target: a run's :class:`Transport` (ordered after its records, and replayed to a
+            new sidecar if this one dies), or a sidecar's ``SidecarPaths`` or endpoint, for
+            which a short-lived connection is opened and closed.
+        kind: the request's kind.
+        *fields: the fields after the request id (see ``tracker.proto.messages.FIELDS``).
+        timeout: seconds to wait for the answer.
+        check: see :meth:`Transport.deliver`.
+        token: see :meth:`Transport.deliver`.
+        seq: see :meth:`Transport.deliver`.
+
+    Returns:
+        The body of the answer.
+
+    Raises:
+        CommError: no answer within ``timeout``.
+        Error: the sidecar refused the request.
+
+    Example:
+        >>> request(sidecar_paths(store), Kind.PING, timeout=2.0)["pid"]
+    """
+    if isinstance(target, Transport):
+        return target.deliver(kind, *fields, timeout=timeout, check=check, token=token, seq=seq)
+    transport = Transport(getattr(target, "endpoint", target))
+    try:
+        return transport.deliver(kind, *fields, timeout=timeout, check=check)
+    finally:
+        transport.close(linger=0)
