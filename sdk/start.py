@@ -14,6 +14,7 @@ from tracker import hooks, state
 from tracker.errors import Error
 from tracker.naming import check_id, generate_id, generate_name
 from tracker.proto.messages import Kind
+from tracker.proto.payloads import InitReply, RunInfo, RunSettings
 from tracker.settings import Env, Settings, default_store, resolve_settings
 from tracker.training_run import Run
 
@@ -93,25 +94,25 @@ def init(
     start_time = time.time()
     root = os.path.abspath(dir or Env.get(Env.DIR) or os.getcwd())
     run_dir = _make_run_dir(root, mode, run_id, start_time)
-    info: dict[str, Any] = {
-        "id": run_id,
-        "entity": entity,
-        "project": project,
-        "name": name,
-        "group": group,
-        "job_type": job_type,
-        "tags": tag_list,
-        "tags_given": tags is not None,
-        "notes": notes,
-        "config": config_dict,
-        "dir": run_dir,
-        "mode": mode,
-        "resume": resume,
-        "pid": os.getpid(),
-        "start_time": start_time,
-        "settings": resolved.to_dict(),
-        "metadata": _metadata(start_time),
-    }
+    info = RunInfo(
+        id=run_id,
+        entity=entity,
+        project=project,
+        name=name,
+        group=group,
+        job_type=job_type,
+        tags=tag_list,
+        tags_given=tags is not None,
+        notes=notes,
+        config=config_dict,
+        dir=run_dir,
+        mode=mode,
+        resume=resume,
+        pid=os.getpid(),
+        start_time=start_time,
+        settings=RunSettings.from_wire(resolved.to_dict()),
+        metadata=_metadata(start_time),
+    )
     if mode == "disabled":
         run = Run(
             info=info,
@@ -142,27 +143,27 @@ def _metadata(start_time: float) -> dict[str, Any]:
     }
 
 
-def _start(info: dict[str, Any], resolved: Settings) -> Run:
+def _start(info: RunInfo, resolved: Settings) -> Run:
     """Register the run with the store's sidecar (starting it if needed); make it active."""
     from tracker.client.launcher import Connection
 
     conn = Connection(default_store(), resolved.idle_timeout, resolved.max_queue_bytes)
     # The run's handle on the wire is chosen here, so records stay valid for a new sidecar.
-    info["token"] = secrets.randbits(62) | 1
-    reply = conn.request(Kind.INIT, info, timeout=_INIT_TIMEOUT)
-    conn.note_sidecar(reply.get("sidecar_pid"))
-    conn.transport.register_run(info["token"], info)
-    for key in ("name", "notes", "tags", "group", "job_type", "start_time"):
-        if key in reply:
-            info[key] = reply[key]
+    info.token = secrets.randbits(62) | 1
+    reply = InitReply.from_wire(conn.request(Kind.INIT, info, timeout=_INIT_TIMEOUT))
+    conn.note_sidecar(reply.sidecar_pid)
+    conn.transport.register_run(info.token, info)
+    # a resumed run keeps what the store knew unless this init changed it
+    info.name, info.notes, info.tags = reply.name, reply.notes, reply.tags
+    info.group, info.job_type = reply.group, reply.job_type
     run = Run(
         info=info,
         settings=resolved,
         conn=conn,
-        token=reply["token"],
-        starting_step=reply["starting_step"],
-        resumed=reply["resumed"],
-        config=reply["config"],
+        token=reply.token,
+        starting_step=reply.starting_step,
+        resumed=reply.resumed,
+        config=reply.config,
     )
     hooks.install()
     state.set_active_run(run)

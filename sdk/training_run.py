@@ -25,6 +25,7 @@ from tracker.errors import CommError, UsageError
 from tracker.mappings import Config, Summary
 from tracker.metric import Metric, check_definition
 from tracker.proto.messages import Kind, encode, encode_log
+from tracker.proto.payloads import FinishReply, RunChanges, RunInfo, RunStatusReply
 from tracker.saving import link, plan_save
 from tracker.settings import Settings
 from tracker.values import flatten
@@ -52,6 +53,9 @@ class RunStatus:
     first_dropped_step: int | None = None
     first_dropped_key: str | None = None
     state: str = "running"
+    log_bytes: int = 0
+    log_synced_bytes: int = 0
+    log_synced_at: datetime.datetime | None = None
 
 
 class Run:
@@ -69,7 +73,7 @@ class Run:
     def __init__(
         self,
         *,
-        info: dict[str, Any],
+        info: RunInfo,
         settings: Settings,
         conn: Any,
         token: int,
@@ -141,12 +145,12 @@ class Run:
     @property
     def id(self) -> str:
         """The run id, unique within its project."""
-        return self._info["id"]
+        return self._info.id
 
     @property
     def name(self) -> str:
         """The display name (settable)."""
-        return self._info["name"]
+        return self._info.name
 
     @name.setter
     def name(self, value: str) -> None:
@@ -155,7 +159,7 @@ class Run:
     @property
     def notes(self) -> str | None:
         """Free-form notes (settable)."""
-        return self._info.get("notes")
+        return self._info.notes
 
     @notes.setter
     def notes(self, value: str | None) -> None:
@@ -164,7 +168,7 @@ class Run:
     @property
     def tags(self) -> tuple[str, ...]:
         """Tags (settable with any sequence of strings)."""
-        return tuple(self._info.get("tags") or ())
+        return tuple(self._info.tags or ())
 
     @tags.setter
     def tags(self, value: Any) -> None:
@@ -175,19 +179,19 @@ class Run:
 
     @property
     def group(self) -> str:
-        return self._info.get("group") or ""
+        return self._info.group or ""
 
     @property
     def job_type(self) -> str:
-        return self._info.get("job_type") or ""
+        return self._info.job_type or ""
 
     @property
     def entity(self) -> str:
-        return self._info["entity"]
+        return self._info.entity
 
     @property
     def project(self) -> str:
-        return self._info["project"]
+        return self._info.project
 
     @property
     def path(self) -> str:
@@ -197,7 +201,7 @@ class Run:
     @property
     def dir(self) -> str:
         """The run directory (§7)."""
-        return self._info["dir"]
+        return self._info.dir
 
     @property
     def config(self) -> Config:
@@ -218,7 +222,7 @@ class Run:
 
     @property
     def start_time(self) -> float:
-        return self._info["start_time"]
+        return self._info.start_time
 
     @property
     def resumed(self) -> bool:
@@ -235,15 +239,15 @@ class Run:
 
     @property
     def mode(self) -> str:
-        return self._info["mode"]
+        return self._info.mode
 
     @property
     def offline(self) -> bool:
-        return self._info["mode"] == "offline"
+        return self._info.mode == "offline"
 
     @property
     def disabled(self) -> bool:
-        return self._info["mode"] == "disabled"
+        return self._info.mode == "disabled"
 
     @property
     def url(self) -> str | None:
@@ -370,8 +374,9 @@ class Run:
     def _update_run(self, **changes: Any) -> None:
         if self._finished:
             raise UsageError(f"run {self.id} is finished")
-        self._info.update(changes)
-        self._send(Kind.RUN_UPDATE, changes)
+        for key, value in changes.items():
+            setattr(self._info, key, value)
+        self._send(Kind.RUN_UPDATE, RunChanges(**changes))
 
     def define_metric(
         self,
@@ -652,10 +657,11 @@ class Run:
         if reply is None:
             self._final_summary = dict(self._local_summary)
             return
-        self.debug(f"finished: {reply.get('state')} with {reply.get('rows')} rows")
-        self._final_summary = reply.get("summary", {})
+        final = FinishReply.from_wire(reply)
+        self.debug(f"finished: {final.state} with {final.rows} rows")
+        self._final_summary = final.summary
         if not quiet:
-            self._print_footer(reply)
+            self._print_footer(final)
 
     def _warn_unfinished(self, exc: CommError) -> None:
         txlog = os.path.join(self.dir, f"run-{self.id}.trk")
@@ -678,13 +684,12 @@ class Run:
                 f"tracker: finishing run {self.id}: flushing history ({time.monotonic() - started + 1:.0f} s)"
             )
 
-    def _print_footer(self, reply: dict) -> None:
-        rows = reply.get("rows", 0)
-        state_ = reply.get("state", "finished")
+    def _print_footer(self, reply: FinishReply) -> None:
         lines = [
-            f"tracker: run {self.name} ({self.id}) {state_}: {rows} rows in {reply.get('where', self.dir)}"
+            f"tracker: run {self.name} ({self.id}) {reply.state}: {reply.rows} rows in "
+            f"{reply.where or self.dir}"
         ]
-        summary = {k: v for k, v in (reply.get("summary") or {}).items() if not k.startswith("_")}
+        summary = {k: v for k, v in reply.summary.items() if not k.startswith("_")}
         for key in sorted(summary)[:10]:
             lines.append(f"tracker:   {key} {summary[key]!r}")
         if self.offline:
@@ -744,23 +749,28 @@ def _plain(key: str, value: Any) -> Any:
 
 
 def _status_from(body: dict) -> RunStatus:
-    sync_time = body.get("sync_time")
+    reply = RunStatusReply.from_wire(body)
     return RunStatus(
-        sync_items_total=body.get("sync_items_total", 0),
-        sync_items_pending=body.get("sync_items_pending", 0),
-        sync_time=datetime.datetime.fromtimestamp(sync_time, datetime.timezone.utc)
-        if sync_time
-        else None,
-        last_step_committed=body.get("last_step_committed", -1),
-        history_rows_exported=body.get("history_rows_exported", 0),
-        files_pending=body.get("files_pending") or {"live": 0, "now": 0, "end": 0},
-        files_bytes_copied=body.get("files_bytes_copied", 0),
-        files_copies=body.get("files_copies", 0),
-        file_errors=tuple(body.get("file_errors") or ()),
-        alerts_sent=body.get("alerts_sent", 0),
-        alerts_throttled=body.get("alerts_throttled", 0),
-        steps_dropped=body.get("steps_dropped", 0),
-        first_dropped_step=body.get("first_dropped_step"),
-        first_dropped_key=body.get("first_dropped_key"),
-        state=body.get("state", "running"),
+        sync_items_total=reply.sync_items_total,
+        sync_items_pending=reply.sync_items_pending,
+        sync_time=_utc(reply.sync_time),
+        last_step_committed=reply.last_step_committed,
+        history_rows_exported=reply.history_rows_exported,
+        files_pending=reply.files_pending or {"live": 0, "now": 0, "end": 0},
+        files_bytes_copied=reply.files_bytes_copied,
+        files_copies=reply.files_copies,
+        file_errors=tuple(reply.file_errors),
+        alerts_sent=reply.alerts_sent,
+        alerts_throttled=reply.alerts_throttled,
+        steps_dropped=reply.steps_dropped,
+        first_dropped_step=reply.first_dropped_step,
+        first_dropped_key=reply.first_dropped_key,
+        state=reply.state,
+        log_bytes=reply.log_bytes,
+        log_synced_bytes=reply.log_synced_bytes,
+        log_synced_at=_utc(reply.log_synced_at),
     )
+
+
+def _utc(ts: float | None) -> datetime.datetime | None:
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc) if ts else None

@@ -131,15 +131,17 @@ def test_finish_timeout_and_fsync_interval_settings(monkeypatch):
 def test_the_run_settings_reach_the_sidecar_with_the_run(tracker_env):
     from tracker.proto import frames
     from tracker.proto.messages import Kind, iter_batch, to_message
+    from tracker.proto.payloads import RunSettings
 
     run = tracker.init(settings={"fsync_interval": 0.05, "finish_timeout": 9})
     run.finish()
     with open(os.path.join(run.dir, f"run-{run.id}.trk"), "rb") as fh:
         payload = next(frames.read_frames(fh))
     msg = to_message(next(iter_batch(payload))[0])
-    assert msg.kind == Kind.INIT
-    settings = msg.fields["run_info"]["settings"]
-    assert settings["fsync_interval"] == 0.05 and settings["finish_timeout"] == 9.0
+    assert msg.KIND == Kind.INIT
+    # the sidecar gets the typed settings it acts on (finish_timeout is the SDK's own)
+    settings = msg.run_info.settings
+    assert isinstance(settings, RunSettings) and settings.fsync_interval == 0.05
 
 
 def test_bad_mode_and_resume_raise():

@@ -12,6 +12,7 @@ from tracker.client.null import NullTransport
 from tracker.client.transport import SpillError, _Batch, _Spill
 from tracker.proto import frames
 from tracker.proto.messages import Kind, Message, decode
+from tracker.proto.payloads import RunInfo
 from tracker.training_run import Run
 
 TOKEN = 12345
@@ -36,15 +37,15 @@ def make_run(tmp_path, **settings) -> tuple[Run, RecordingTransport]:
     transport = RecordingTransport()
     run_dir = tmp_path / "run"
     (run_dir / "logs").mkdir(parents=True)
-    info = {
-        "id": "unit0001",
-        "entity": "tester",
-        "project": "unit",
-        "name": "unit-run-1",
-        "dir": str(run_dir),
-        "mode": "online",
-        "start_time": 0.0,
-    }
+    info = RunInfo(
+        id="unit0001",
+        entity="tester",
+        project="unit",
+        name="unit-run-1",
+        dir=str(run_dir),
+        mode="online",
+        start_time=0.0,
+    )
     run = Run(
         info=info,
         settings=tracker.Settings(silent=True, **settings),
@@ -62,16 +63,15 @@ def test_log_flattens_nested_keys_and_publishes_one_log_record(tmp_path):
     run, transport = make_run(tmp_path)
     run.log({"loss": 0.5, "train": {"acc": 0.9, "deep": {"n": 3}}, "tag": "x", "none": None})
     (msg,) = transport.messages()
-    assert msg.kind == Kind.LOG
-    fields = msg.fields
-    assert fields["data"] == {
+    assert msg.KIND == Kind.LOG
+    assert msg.data == {
         "loss": 0.5,
         "train.acc": 0.9,
         "train.deep.n": 3,
         "tag": "x",
         "none": None,
     }
-    assert (fields["token"], fields["seq"], fields["step"], fields["commit"]) == (
+    assert (msg.token, msg.seq, msg.step, msg.commit) == (
         TOKEN,
         1,
         None,
@@ -87,9 +87,9 @@ def test_log_steps_and_commit_follow_the_wandb_rules(tmp_path):
     run.log({"b": 2})  # commits step 0
     run.log({"c": 3}, step=5)  # moves to step 5, does not commit
     run.log({"d": 4}, step=5, commit=True)
-    got = [(m.fields["step"], m.fields["commit"]) for m in transport.messages()]
+    got = [(m.step, m.commit) for m in transport.messages()]
     assert got == [(None, False), (None, True), (5, False), (5, True)]
-    assert [m.fields["seq"] for m in transport.messages()] == [1, 2, 3, 4]
+    assert [m.seq for m in transport.messages()] == [1, 2, 3, 4]
     assert run.step == 6
 
 
@@ -97,7 +97,7 @@ def test_integers_beyond_int64_become_floats_and_empty_mappings_vanish(tmp_path)
     run, transport = make_run(tmp_path)
     run.log({"big": 2**70, "empty": {}, "ok": 1})
     (msg,) = transport.messages()
-    assert msg.fields["data"] == {"big": float(2**70), "ok": 1}
+    assert msg.data == {"big": float(2**70), "ok": 1}
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,7 @@ def test_bad_log_data_raises_naming_the_key_and_publishes_nothing(tmp_path, data
         run.log(data)
     assert transport.records == [] and run.step == 0
     run.log({"fine": 1})
-    assert transport.messages()[0].fields["seq"] == 1  # the failed call used no number
+    assert transport.messages()[0].seq == 1  # the failed call used no number
 
 
 def test_log_rejects_non_mappings_and_non_int_steps(tmp_path):
@@ -187,26 +187,26 @@ def test_alert_publishes_its_checked_spec(tmp_path):
     run.alert("diverged", "loss is nan", level=tracker.AlertLevel.ERROR, wait_duration=0)
     run.alert("slow", "epoch took long", level="warn", wait_duration=datetime.timedelta(minutes=5))
     first, second = transport.messages()
-    assert first.kind == Kind.ALERT and first.fields["token"] == TOKEN
-    spec = first.fields["spec"]
-    assert (spec["title"], spec["text"], spec["level"], spec["wait_duration"]) == (
+    assert first.KIND == Kind.ALERT and first.token == TOKEN
+    spec = first.spec
+    assert (spec.title, spec.text, spec.level, spec.wait_duration) == (
         "diverged",
         "loss is nan",
         "ERROR",
         0.0,
     )
-    assert second.fields["spec"]["level"] == "WARN"
-    assert second.fields["spec"]["wait_duration"] == 300.0
+    assert second.spec.level == "WARN"
+    assert second.spec.wait_duration == 300.0
 
 
 def test_config_summary_and_renames_are_published_as_records(tmp_path):
     run, transport = make_run(tmp_path)
     run.config["lr"] = 0.1
     run.name = "renamed"
-    kinds = [m.kind for m in transport.messages()]
+    kinds = [m.KIND for m in transport.messages()]
     assert kinds == [Kind.CONFIG, Kind.RUN_UPDATE]
-    assert transport.messages()[0].fields["data"] == {"lr": 0.1}
-    assert transport.messages()[1].fields["changes"] == {"name": "renamed"}
+    assert transport.messages()[0].data == {"lr": 0.1}
+    assert transport.messages()[1].changes.given() == {"name": "renamed"}
 
 
 def test_a_disabled_run_goes_through_a_null_transport(tracker_env):

@@ -24,6 +24,7 @@ One DEALER socket per process and sidecar; a forked child gets its own (the pid 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import os
@@ -37,6 +38,7 @@ import zmq
 from tracker.errors import CommError, Error
 from tracker.proto import frames
 from tracker.proto import messages as proto
+from tracker.proto.payloads import Ack, InitReply, Resend, RunInfo, UnknownRun, notice_of
 
 _BATCH_BYTES = 64 * 1024
 _BATCH_RECORDS = 512
@@ -162,7 +164,7 @@ class Transport:
         self._resend = False
         self.resends = 0
         self._needs_reattach = False
-        self._runs: dict[int, dict] = {}  # token -> run info, to re-register after a respawn
+        self._runs: dict[int, RunInfo] = {}  # token -> run info, to re-register after a respawn
         self._ids = itertools.count(1)
         self._closed = False
         self.recoveries = 0
@@ -182,12 +184,12 @@ class Transport:
         return sock
 
     # -- runs ------------------------------------------------------------------------------
-    def register_run(self, token: int, info: dict, seq: int = 0) -> None:
+    def register_run(self, token: int, info: RunInfo, seq: int = 0) -> None:
         """Remember a run so that a new sidecar can be told about it after a respawn."""
         with self._lock:
             self._runs[token] = info
             self._acked.setdefault(token, seq)
-            self.spill_dir = os.path.join(info["dir"], "logs")
+            self.spill_dir = os.path.join(info.dir, "logs")
 
     def forget_run(self, token: int) -> None:
         with self._lock:
@@ -272,16 +274,17 @@ class Transport:
                 rid, ok, body = proto.decode_reply(raw)
             except proto.ProtoError:
                 continue
-            if rid == 0 and isinstance(body, dict) and "ack" in body:
-                for token, seq in body["ack"]:
+            notice = notice_of(body)
+            if rid == 0 and isinstance(notice, Ack):
+                for token, seq in notice.ack:
                     if seq > self._acked.get(token, 0):
                         self._acked[token] = seq
-            elif isinstance(body, dict) and body.get("unknown_token") in self._runs:
-                # a sidecar that took over from a dead one and does not know our run yet:
+            elif isinstance(notice, UnknownRun) and notice.unknown_token in self._runs:
+                # a sidecar that took over from a stopped one and does not know our run yet:
                 # register it again (the request, unanswered, will be sent again too)
                 self._needs_reattach = True
-            elif rid == 0 and isinstance(body, dict) and "resend" in body:
-                token, seq = body["resend"]
+            elif rid == 0 and isinstance(notice, Resend):
+                token, seq = notice.resend
                 if seq > self._acked.get(token, 0):
                     self._acked[token] = seq
                 self._resend = True
@@ -370,12 +373,13 @@ class Transport:
         deadline = time.monotonic() + _REATTACH_TIMEOUT
         for token, info in runs.items():
             rid = self.next_request_id()
-            request = proto.encode(proto.Kind.INIT, rid, {**info, "reattach": True, "token": token})
+            request = proto.encode(
+                proto.Kind.INIT, rid, dataclasses.replace(info, reattach=True, token=token)
+            )
             with self._lock:
                 self._sock.send(request)
-            body = self._wait_reply(rid, deadline)
+            seq = InitReply.from_wire(self._wait_reply(rid, deadline)).last_seq
             with self._lock:
-                seq = int(body.get("last_seq", 0))
                 if seq > self._acked.get(token, 0):
                     self._acked[token] = seq
         with self._lock:
