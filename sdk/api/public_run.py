@@ -356,21 +356,44 @@ class Run:
 
     # -- edits -----------------------------------------------------------------------------
     def update(self) -> None:
-        """Persist edits of name, notes, tags, group, job_type, config and summary."""
-        self._api.store.put_run(
-            {
-                "entity": self.entity,
-                "project": self.project,
-                "run_id": self.id,
-                "name": self.name,
-                "notes": self.notes,
-                "tags": list(self.tags),
-                "group_name": self.group,
-                "job_type": self.job_type,
-                "config": dict(self.config),
-                "summary": dict(self.summary),
-            }
-        )
+        """Persist edits of name, notes, tags, group, job_type, config and summary.
+
+        A running run's edits are applied by the sidecar that holds it (its one writer), so
+        they are kept while it goes on; other runs are edited in the store.
+
+        Raises:
+            Error: the sidecar holding the run did not answer.
+        """
+        from tracker.api.edits import run_changes, send_to_sidecar
+
+        edited = {
+            "name": self.name,
+            "notes": self.notes,
+            "tags": list(self.tags),
+            "group": self.group,
+            "job_type": self.job_type,
+            "config": dict(self.config),
+            "summary": dict(self.summary),
+        }
+        changes = run_changes(self._record, edited)
+        if not changes.given():
+            return
+        ref = (self.entity, self.project, self.id)
+        if self.state in TERMINAL or not send_to_sidecar(self._api.store_root, ref, changes):
+            self._api.store.put_run(
+                {
+                    "entity": self.entity,
+                    "project": self.project,
+                    "run_id": self.id,
+                    "name": self.name,
+                    "notes": self.notes,
+                    "tags": edited["tags"],
+                    "group_name": self.group,
+                    "job_type": self.job_type,
+                    "config": edited["config"],
+                    "summary": edited["summary"],
+                }
+            )
         self.load(force=True)
 
     def save(self) -> None:
