@@ -10,6 +10,7 @@ import time
 import typer
 from rich.console import Console
 from rich.table import Table
+from tracker.proto.payloads import RunStatusReply, SidecarStatusReply
 
 app = typer.Typer(
     help="Manage the tracker sidecar and the store.",
@@ -66,39 +67,54 @@ def status(
     for sc in sidecars:
         if "error" in sc:
             console.print(f"[red]sidecar for {sc['store']} does not answer: {sc['error']}[/red]")
-            continue
-        typer.echo(
-            f"sidecar pid {sc['pid']}  up {sc['uptime']:.0f} s  store {sc['store']}  "
-            f"queue {sc['queue_depth']} rows  {sc['records_per_s']:.0f} records/s"
-        )
-        if sc.get("rejected"):
-            typer.echo(f"  rejected messages: {sc['rejected']}")
-        for r in sc["runs"]:
-            fp = r.get("files_pending") or {}
-            dropped = r["steps_dropped"]
-            typer.echo(f"  run {r['path']}  {r['state']}  pid {r['pid']}")
-            typer.echo(
-                f"    last step {r['last_step_committed']}  rows {r['rows_committed']} committed / "
-                f"{r['history_rows_exported']} exported  files pending "
-                + " ".join(f"{k}:{v}" for k, v in fp.items())
-                + f" ({r.get('files_bytes_copied', 0)} bytes copied)"
-            )
-            typer.echo(
-                f"    alerts {r['alerts_sent']} sent / {r['alerts_throttled']} throttled  steps dropped "
-                f"{dropped}"
-                + (f" (first: step {r['first_dropped_step']})" if dropped else "")
-                + f"  last sync {_ago(r.get('sync_time'))}"
-            )
-            if r.get("export_error"):
-                typer.echo(f"    export error: {r['export_error']}")
-            for err in r.get("file_errors") or []:
-                typer.echo(f"    file error: {err}")
-        if not sc["runs"]:
-            typer.echo("  no active runs")
+        else:
+            _print_sidecar(SidecarStatusReply.from_wire(sc))
     if offline:
         console.print(f"{len(offline)} offline run(s) not yet synced (tracker-service sync PATH):")
         for d in offline:
             console.print(f"  {d}")
+
+
+def _print_sidecar(sc: SidecarStatusReply) -> None:
+    typer.echo(
+        f"sidecar pid {sc.pid}  up {sc.uptime:.0f} s  store {sc.store}  "
+        f"queue {sc.queue_depth} rows  {sc.records_per_s:.0f} records/s  {sc.fsyncs} fsyncs"
+    )
+    if sc.rejected:
+        typer.echo(f"  rejected messages: {sc.rejected}")
+    for stage, err in sc.errors.items():
+        typer.echo(
+            f"  {stage}: {err['count']} failure(s), last {_ago(err.get('at'))}: {err.get('last')}"
+        )
+    for run in sc.runs:
+        _print_run(run)
+    if not sc.runs:
+        typer.echo("  no active runs")
+
+
+def _print_run(r: RunStatusReply) -> None:
+    fp = r.files_pending or {}
+    typer.echo(f"  run {r.path}  {r.state}  pid {r.pid}")
+    typer.echo(
+        f"    last step {r.last_step_committed}  rows {r.rows_committed} committed / "
+        f"{r.history_rows_exported} exported  files pending "
+        + " ".join(f"{k}:{v}" for k, v in fp.items())
+        + f" ({r.files_bytes_copied} bytes copied)"
+    )
+    typer.echo(
+        f"    alerts {r.alerts_sent} sent / {r.alerts_throttled} throttled  steps dropped "
+        f"{r.steps_dropped}"
+        + (f" (first: step {r.first_dropped_step})" if r.steps_dropped else "")
+        + f"  last sync {_ago(r.sync_time)}"
+    )
+    typer.echo(
+        f"    transaction log {r.log_bytes} bytes, {r.log_synced_bytes} on disk "
+        f"(fsynced {_ago(r.log_synced_at)})"
+    )
+    if r.export_error:
+        typer.echo(f"    export error: {r.export_error}")
+    for err in r.file_errors:
+        typer.echo(f"    file error: {err}")
 
 
 @app.command()

@@ -8,6 +8,8 @@ import socket
 import tracker
 from conftest import wait_until
 from tracker.client.control import sidecar_statuses
+from tracker.service.cli import app
+from typer.testing import CliRunner
 
 
 def _sidecar() -> dict:
@@ -31,6 +33,8 @@ def test_a_failing_stage_is_counted_and_shown_by_status(tracker_env):
     errors = wait_until(lambda: _sidecar()["errors"].get("webhooks"), timeout=30)
     assert errors["count"] == 1
     assert "webhook to http://127.0.0.1" in errors["last"] and "failed after 1" in errors["last"]
+    text = CliRunner().invoke(app, ["status"]).output  # and for people
+    assert "webhooks: 1 failure(s)" in text and "failed after 1 attempt" in text
     run.finish()
 
 
@@ -48,4 +52,7 @@ def test_status_says_how_far_the_transaction_log_is_synced(tracker_env):
     assert r["log_synced_bytes"] == r["log_bytes"] > 0
     assert r["log_synced_at"] is not None
     assert _sidecar()["fsyncs"] >= 1
+    assert run.status().log_synced_bytes == r["log_bytes"]  # the SDK's RunStatus says so too
+    text = CliRunner().invoke(app, ["status"]).output
+    assert f"transaction log {r['log_bytes']} bytes, {r['log_bytes']} on disk" in text
     run.finish()
