@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from tracker.client.runtime import sidecar_paths
+from tracker.settings import Env
 from tracker.service.sidecar import Sidecar
 
 log = logging.getLogger("tracker.sidecar")
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
             log.info("another sidecar already serves %s", store_path)
             return 0
         raise
-    sidecar = Sidecar(store_path, args.idle_timeout, paths)
+    sidecar = Sidecar(
+        store_path, args.idle_timeout, paths.endpoint, paths.socket, file_watch=Env.file_watch()
+    )
 
     def _terminate(signum: int, frame: Any) -> None:
         sidecar.stopping = True

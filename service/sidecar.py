@@ -20,7 +20,6 @@ import os
 import time
 from typing import Any
 
-from tracker.client.runtime import SidecarPaths
 from tracker.proto.messages import SEQUENCED, Kind
 from tracker.proto.payloads import (
     HistoryTailReply,
@@ -52,8 +51,14 @@ LIVENESS_PERIOD = 1.0
 class Sidecar:
     """The sidecar for one store."""
 
-    def __init__(self, store_uri: str, idle_timeout: float, paths: SidecarPaths) -> None:
-        self.paths = paths
+    def __init__(
+        self,
+        store_uri: str,
+        idle_timeout: float,
+        endpoint: str,
+        socket_path: str,
+        file_watch: str = "auto",
+    ) -> None:
         self.idle_timeout = idle_timeout
         self.started = time.time()
         self.stopping = False
@@ -67,14 +72,14 @@ class Sidecar:
             copier=Copier(),
             store_writer=StoreWriter(),
             sampler=Sampler(),
-            watcher=ChangeWatcher(),
+            watcher=ChangeWatcher(file_watch),
             log_syncer=LogSyncer(),
             prober=Worker("prober"),
         )
         self.registry = Registry(self.stages)
         self.ingest = Ingest(
-            paths.endpoint,
-            paths.socket,
+            endpoint,
+            socket_path,
             self.registry,
             records={
                 # LOG comes here only when it failed the raw check: refused as malformed

@@ -11,13 +11,14 @@ import threading
 from typing import Any
 
 from tracker.service.worker import StageErrors
-from tracker.settings import Env
 
 
 class ChangeWatcher:
     """Collects the paths that changed since the last :meth:`take`."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "auto") -> None:
+        """``mode``: ``auto`` (watchdog when installed) or ``poll`` (``TRACKER_FILE_WATCH``,
+        read by the sidecar's process entry)."""
         self._observer: Any = None
         self._dirs: set[str] = set()
         self._changed: set[str] = set()
@@ -25,7 +26,7 @@ class ChangeWatcher:
         self._started = False
         self.errors = StageErrors("watcher")
         self.mode = "poll"
-        if Env.file_watch() != "poll":
+        if mode != "poll":
             import importlib.util
 
             if importlib.util.find_spec("watchdog") is not None:
