@@ -36,6 +36,8 @@ from tracker.service.replay import apply_records, truncate_torn_tail
 from tracker.service.sampler import Sampler
 from tracker.service.session import TERMINAL, RunSession
 from tracker.store import open_store
+from tracker.store.keys import stream_prefix
+from tracker.store.parts import parts_from
 from tracker.service.syncer import Copier
 from tracker.service.txlog import TxLogWriter, replay
 from tracker.service.watcher import ChangeWatcher
@@ -438,8 +440,9 @@ class Sidecar:
             # the history of this segment is exported again from the log: drop what the old
             # sidecar wrote of it, so that no row is there twice
             keep = (previous or {}).get("history_parts", 0) or 0
-            for blob in self.store.list_blobs(*ref, "history")[keep:]:
-                self.store.delete_blob(blob)
+            blobs = self.store.blobs
+            for key in parts_from(blobs.list(stream_prefix(*ref, "history")), keep):
+                blobs.delete(key)
         sess = RunSession(
             info,
             token,

@@ -3,16 +3,18 @@
 ``now`` files are copied as soon as the request arrives; ``live`` files whenever their size or
 mtime changed and ``live_interval`` has passed since their last copy (polled by the ingest
 loop's housekeeping, a ``stat`` per file), and once more at finish; ``end`` files at finish.
-Copies are chunked (1 MiB) with their MD5 computed on the way, written to a temporary name
-and renamed, so a 1 GB file never sits in memory and never blocks ingest. A file that is gone
-or unreadable when its copy is due is reported (status, the run's log), never fatal. At
-finish every link in the run's ``files/`` is replaced by a copy of the file's final content,
-so a finished run directory is self-contained.
+Each copy goes to a blob key (``runs/<entity>/<project>/<run_id>/files/<name>``) through
+:meth:`~tracker.store.base.BlobStore.put_file`: chunked (1 MiB) with its MD5 computed on the
+way and appearing atomically, so a 1 GB file never sits in memory and never blocks ingest. A
+file that is gone or unreadable when its copy is due is reported (status, the run's log),
+never fatal. At finish every link in the run's ``files/`` is replaced by the file's final
+content, so a finished run directory is self-contained: the stored copy, hard linked where
+the store allows it (it is never rewritten in place), else a copy — never a link to the
+user's own file, which the user may rewrite in place after the run.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import shutil
@@ -23,35 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.service.queues import drain
-
-CHUNK = 1 << 20
-
-
-def copy_file(src: str, dst: str) -> tuple[int, str]:
-    """Copy ``src`` to ``dst`` in chunks via a temporary name; return (size, md5)."""
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    tmp = os.path.join(
-        os.path.dirname(dst), f".{os.path.basename(dst)}.{threading.get_ident()}.tmp"
-    )
-    md5 = hashlib.md5()
-    size = 0
-    try:
-        with open(src, "rb") as fin, open(tmp, "wb") as fout:
-            while True:
-                chunk = fin.read(CHUNK)
-                if not chunk:
-                    break
-                md5.update(chunk)
-                fout.write(chunk)
-                size += len(chunk)
-        os.replace(tmp, dst)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return size, md5.hexdigest()
+from tracker.store.base import BlobStore
 
 
 class Copier:
@@ -63,8 +37,10 @@ class Copier:
         self._thread = threading.Thread(target=self._loop, name="copier", daemon=True)
         self._thread.start()
 
-    def submit(self, src: str, dst: str, on_done: Callable[[Any], None]) -> None:
-        self._jobs.put((src, dst, on_done))
+    def submit(self, src: str, blobs: BlobStore, key: str, on_done: Callable[[Any], None]) -> None:
+        """Copy the local file ``src`` to the blob ``key``; ``on_done`` gets (size, md5) or
+        the exception, through :meth:`completed`."""
+        self._jobs.put((src, blobs, key, on_done))
 
     def completed(self) -> list[tuple[Callable[[Any], None], Any]]:
         return drain(self._done)
@@ -74,9 +50,9 @@ class Copier:
             job = self._jobs.get()
             if job is None:
                 return
-            src, dst, on_done = job
+            src, blobs, key, on_done = job
             try:
-                result: Any = copy_file(src, dst)
+                result: Any = blobs.put_file(key, src)
             except Exception as exc:
                 result = exc
             self._done.put((on_done, result))
@@ -102,13 +78,25 @@ class Entry:
 
 
 class FileSyncer:
-    """The saved files of one run."""
+    """The saved files of one run.
+
+    Args:
+        run_dir: the run directory (its ``files/`` holds the saved files or links to them).
+        copier: the sidecar's copier thread (None offline).
+        blobs: the store's blobs (None offline).
+        store_key: a saved file's name to its blob key (None offline).
+        record: writes file records to the catalogue.
+        log: writes a line to the run's log.
+        live_interval: the least seconds between two copies of a ``live`` file.
+        watcher: change events for live files, when available.
+    """
 
     def __init__(
         self,
         run_dir: str,
         copier: Copier | None,
-        store_path: Callable[[str], str] | None,
+        blobs: BlobStore | None,
+        store_key: Callable[[str], str] | None,
         record: Callable[[list[dict]], None],
         log: Callable[[str], None],
         live_interval: float,
@@ -117,7 +105,8 @@ class FileSyncer:
         self.watcher = watcher
         self.files_dir = os.path.join(run_dir, "files")
         self.copier = copier
-        self.store_path = store_path
+        self.blobs = blobs
+        self.store_key = store_key
         self.record = record
         self.log = log
         self.live_interval = live_interval
@@ -129,7 +118,7 @@ class FileSyncer:
 
     @property
     def online(self) -> bool:
-        return self.copier is not None and self.store_path is not None
+        return self.copier is not None and self.blobs is not None and self.store_key is not None
 
     def add(self, spec: dict[str, Any]) -> None:
         policy = spec.get("policy", "live")
@@ -175,7 +164,10 @@ class FileSyncer:
         entry.inflight = True
         entry.last_copy = time.monotonic()
         self.copier.submit(
-            entry.source, self.store_path(entry.name), lambda res: self._done(entry, sig, res)
+            entry.source,
+            self.blobs,
+            self.store_key(entry.name),
+            lambda res: self._done(entry, sig, res),
         )
 
     def _done(self, entry: Entry, sig: tuple, result: Any) -> None:
@@ -245,15 +237,14 @@ class FileSyncer:
             link = os.path.join(self.files_dir, entry.name)
             if not os.path.islink(link):
                 continue
-            src = self.store_path(entry.name) if self.online and entry.copies else entry.source
-            tmp = link + ".final"
             try:
-                try:
-                    # the synced copy is final: a hard link is instant even for a 1 GB file
-                    os.link(src, tmp)
-                except OSError:
-                    shutil.copyfile(src, tmp)
-                os.replace(tmp, link)
+                if self.online and entry.copies:
+                    # the synced copy is final: linked where the store can, instant for 1 GB
+                    self.blobs.get_file(self.store_key(entry.name), link, link=True)
+                else:
+                    tmp = link + ".final"
+                    shutil.copyfile(entry.source, tmp)
+                    os.replace(tmp, link)
             except OSError as exc:
                 self.log(f"could not replace the link {entry.name!r} by its content: {exc}")
 

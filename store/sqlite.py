@@ -1,23 +1,19 @@
-"""The local store: a SQLite catalogue (WAL) and per-run folders on disk.
+"""The SQLite catalogue of a local store: ``<store>/catalogue.db`` in WAL mode.
 
-Layout::
-
-    <store>/catalogue.db
-    <store>/runs/<entity>/<project>/<run_id>/history/part-00000.parquet
-    <store>/runs/<entity>/<project>/<run_id>/files/...
+WAL lets many readers (``tracker.Api``, the CLI) read while the sidecar writes. Each thread
+gets its own connection, since sqlite3 connections must not cross threads.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import threading
 import time
 from typing import Any
 
-from tracker.store.base import ALERT_FIELDS, JSON_FIELDS, RUN_FIELDS, Store
+from tracker.store.base import ALERT_FIELDS, JSON_FIELDS, RUN_FIELDS, Catalogue
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -47,13 +43,16 @@ CREATE TABLE IF NOT EXISTS files (
 """
 
 
-class LocalStore(Store):
-    """A store in a local folder."""
+class SqliteCatalogue(Catalogue):
+    """The catalogue in ``<root>/catalogue.db`` (created with its tables when missing).
+
+    Args:
+        root: the store's folder.
+    """
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self.uri = "file://" + root
-        os.makedirs(os.path.join(root, "runs"), exist_ok=True)
+        os.makedirs(root, exist_ok=True)
         self._local = threading.local()
         db = self._db()
         with db:
@@ -69,7 +68,6 @@ class LocalStore(Store):
             self._local.db = db
         return db
 
-    # -- catalogue -------------------------------------------------------------------------
     def write_runs(self, records: list[dict[str, Any]]) -> None:
         db = self._db()
         with db:
@@ -183,33 +181,6 @@ class LocalStore(Store):
                     f"DELETE FROM {table} WHERE entity = ? AND project = ? AND run_id = ?",
                     (entity, project, run_id),
                 )
-        shutil.rmtree(self._run_root(entity, project, run_id), ignore_errors=True)
-
-    # -- blobs -----------------------------------------------------------------------------
-    def _run_root(self, entity: str, project: str, run_id: str) -> str:
-        for part in (entity, project, run_id):
-            if not part or "/" in part or part in (".", ".."):
-                raise ValueError(f"invalid path part {part!r}")
-        return os.path.join(self.root, "runs", entity, project, run_id)
-
-    def blob_path(self, entity: str, project: str, run_id: str, *parts: str) -> str:
-        return os.path.join(self._run_root(entity, project, run_id), *parts)
-
-    def list_blobs(self, entity: str, project: str, run_id: str, folder: str) -> list[str]:
-        base = os.path.join(self._run_root(entity, project, run_id), folder)
-        try:
-            names = sorted(n for n in os.listdir(base) if not n.startswith("."))
-        except FileNotFoundError:
-            return []
-        return [os.path.join(base, n) for n in names]
-
-    def delete_blob(self, path: str) -> None:
-        if not os.path.realpath(path).startswith(os.path.realpath(self.root) + os.sep):
-            raise ValueError(f"{path} is not in the store")
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
