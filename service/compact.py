@@ -16,7 +16,9 @@ from tracker.store.base import BlobStore
 from tracker.store.tables import conform, unify_schemas
 
 ROWS_PER_GROUP = 1_000_000  # the most rows in one row group
-GROUP_BYTES = 128 << 20  # ...and about this much Arrow memory per row group, for wide rows
+# ...and about this much Arrow data per row group: a row group is built in memory (about
+# twice this at the peak) and the sidecar must stay small; 1M rows of one scalar fit.
+GROUP_BYTES = 32 << 20
 MIN_ROWS_PER_GROUP = 10_000
 
 
@@ -39,6 +41,7 @@ def compact_parts(blobs: BlobStore, keys: list[str], dest: str) -> int:
             then left as they were).
         ValueError: the rows read differ from the parts' row counts (nothing changed).
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     metas = []
@@ -53,6 +56,7 @@ def compact_parts(blobs: BlobStore, keys: list[str], dest: str) -> int:
             raise ValueError(f"compaction read {written} rows of {expected}")
     for key in keys:
         blobs.delete(key)
+    pa.default_memory_pool().release_unused()  # the row groups' memory back to the system
     return written
 
 
@@ -82,6 +86,6 @@ def _copy_rows(blobs: BlobStore, keys: list[str], schema: Any, writer: Any) -> i
 
 
 def _group_rows(sample: Any) -> int:
-    """Rows per row group: a million, fewer for wide rows (about ``GROUP_BYTES`` each)."""
+    """Rows per row group: a million, fewer for wide rows (about ``GROUP_BYTES`` of data)."""
     per_row = max(sample.nbytes / max(sample.num_rows, 1), 1.0)
     return int(max(MIN_ROWS_PER_GROUP, min(ROWS_PER_GROUP, GROUP_BYTES / per_row)))
