@@ -161,14 +161,14 @@ class FileSyncer:
         if sig is None:
             self._fail(entry, f"{entry.source} is missing or unreadable")
             return
+        try:
+            key = self.store_key(entry.name)
+        except ValueError as exc:  # a name that would leave the run's files (``..``)
+            self._fail(entry, str(exc))
+            return
         entry.inflight = True
         entry.last_copy = time.monotonic()
-        self.copier.submit(
-            entry.source,
-            self.blobs,
-            self.store_key(entry.name),
-            lambda res: self._done(entry, sig, res),
-        )
+        self.copier.submit(entry.source, self.blobs, key, lambda res: self._done(entry, sig, res))
 
     def _done(self, entry: Entry, sig: tuple, result: Any) -> None:
         entry.inflight = False

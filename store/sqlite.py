@@ -2,6 +2,9 @@
 
 WAL lets many readers (``tracker.Api``, the CLI) read while the sidecar writes. Each thread
 gets its own connection, since sqlite3 connections must not cross threads.
+
+The schema is versioned (SQLite's ``user_version``) and changed only by numbered migrations
+(:data:`MIGRATIONS`); a catalogue newer than this code is refused, never half understood.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from tracker.errors import Error
 from tracker.store.base import ALERT_FIELDS, JSON_FIELDS, RUN_FIELDS, Catalogue
 
 _SCHEMA = """
@@ -42,6 +46,12 @@ CREATE TABLE IF NOT EXISTS files (
 );
 """
 
+# MIGRATIONS[n] takes a catalogue from schema version n to n + 1. Version 0 is a new file, or
+# one written before versions were recorded, whose tables are version 1's: so the first
+# migration only creates what is missing. Add a migration; never edit one.
+MIGRATIONS: tuple[str, ...] = (_SCHEMA,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
 
 class SqliteCatalogue(Catalogue):
     """The catalogue in ``<root>/catalogue.db`` (created with its tables when missing).
@@ -54,9 +64,7 @@ class SqliteCatalogue(Catalogue):
         self.root = root
         os.makedirs(root, exist_ok=True)
         self._local = threading.local()
-        db = self._db()
-        with db:
-            db.executescript(_SCHEMA)
+        _migrate(os.path.join(root, "catalogue.db"))
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -187,6 +195,39 @@ class SqliteCatalogue(Catalogue):
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def _migrate(path: str) -> None:
+    """Bring the catalogue at ``path`` to :data:`SCHEMA_VERSION`, one transaction per step.
+
+    Raises:
+        Error: the catalogue's schema is newer than this code's.
+    """
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)  # transactions by hand
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        while True:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise Error(
+                    f"{path} has catalogue schema version {version}, newer than this "
+                    f"tracker's {SCHEMA_VERSION}: upgrade tracker to use this store"
+                )
+            if version == SCHEMA_VERSION:
+                return
+            db.execute("BEGIN IMMEDIATE")  # one migrator at a time; the others wait, then see it
+            try:
+                if db.execute("PRAGMA user_version").fetchone()[0] == version:
+                    for statement in MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {version + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+    finally:
+        db.close()
 
 
 def _decode(row: sqlite3.Row) -> dict[str, Any]:

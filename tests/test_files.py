@@ -157,6 +157,22 @@ def test_a_deleted_file_is_reported_not_fatal(tree, api):
     assert "gone.txt" in open(os.path.join(run.dir, "logs", "sidecar.log")).read()
 
 
+def test_a_file_name_that_climbs_out_of_the_store_is_refused_not_fatal(tree, api, tracker_env):
+    from tracker.proto.messages import Kind
+
+    run = tracker.init(project="files")
+    path = os.path.join(tree, "x.txt")
+    write(path, "x")
+    # what save() never sends, but a raw record can: the sidecar must not trust the name
+    run._send(Kind.SAVE, {"policy": "now", "files": [["../../../../escape.txt", path]]})
+    run.log({"a": 1})
+    assert any("escape.txt" in e and "invalid" in e for e in run.status().file_errors)
+    run.finish()
+    assert api.run(run.path).state == "finished"
+    store_parent = os.path.dirname(tracker_env["store"])
+    assert not [f for _, _, fs in os.walk(store_parent) for f in fs if f == "escape.txt"]
+
+
 def test_status_shows_files_pending_by_policy(tree):
     run = tracker.init(project="files")
     path = os.path.join(tree, "later.txt")

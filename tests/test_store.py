@@ -311,3 +311,37 @@ def test_a_failed_compaction_leaves_the_parts(store):
     with pytest.raises(Exception):
         compact_parts(blobs, keys, compacted_key(prefix, 0, 1))
     assert blobs.list(prefix) == keys
+
+
+def test_catalogue_schema_is_versioned_and_a_newer_one_is_refused(tmp_path):
+    import sqlite3
+
+    from tracker.store.sqlite import SCHEMA_VERSION
+
+    open_store(str(tmp_path / "s")).close()
+    path = str(tmp_path / "s" / "catalogue.db")
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(tracker.Error, match="newer than this tracker"):
+        open_store(str(tmp_path / "s"))
+
+
+def test_a_catalogue_from_before_versions_keeps_its_runs(tmp_path):
+    import sqlite3
+
+    from tracker.store.sqlite import _SCHEMA, SCHEMA_VERSION
+
+    os.makedirs(tmp_path / "old")
+    db = sqlite3.connect(str(tmp_path / "old" / "catalogue.db"))
+    db.executescript(_SCHEMA)  # as the store wrote it before versions were recorded
+    db.execute(
+        "INSERT INTO runs (entity, project, run_id, state) VALUES ('me', 'proj', 'abc123', 'finished')"
+    )
+    db.commit()
+    db.close()
+    store = open_store(str(tmp_path / "old"))
+    assert store.get_run(*RUN)["state"] == "finished"
+    db = sqlite3.connect(str(tmp_path / "old" / "catalogue.db"))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
