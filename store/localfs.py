@@ -55,7 +55,8 @@ class LocalBlobStore(BlobStore):
         folder, _, name = check_key(key).rpartition("/")
         if not name:
             raise ValueError(f"invalid blob key {key!r}: a folder, not a blob")
-        tmp = f"{folder}/.{name}.{uuid.uuid4().hex[:12]}.tmp" if folder else f".{name}.tmp"
+        hidden = f".{name}.{uuid.uuid4().hex[:12]}.tmp"  # one per writer: writers may race
+        tmp = f"{folder}/{hidden}" if folder else hidden
         fs = self._fs()
         if folder:
             fs.create_dir(folder, recursive=True)
