@@ -1,15 +1,18 @@
 """(b) end-to-end throughput into parquet and (d) peak memory of both processes.
 
 Logs N rows as fast as possible (one scalar per row, then ten), calls ``finish()``, then reads
-every row back with plain pyarrow. Prints rows/s from the first ``log`` until ``finish()``
-returned, how long ``finish()`` took after the last ``log``, the training process's RSS
-growth and the sidecar's peak RSS (VmHWM).
+every row back with plain pyarrow from the store's folder. Prints rows/s from the first
+``log`` until ``finish()`` returned, how long ``finish()`` took after the last ``log``, the
+parts exported while the run went on and the history files left after the compaction at
+finish (with the compaction's seconds, from the run's sidecar log), the training process's
+RSS growth and the sidecar's peak RSS (VmHWM).
 
 Usage: python benchmarks/bench_throughput.py [--rows N] [--keys 1 10]
 """
 
 import argparse
 import os
+import re
 import resource
 import sys
 import time
@@ -34,6 +37,21 @@ def peak_mb(pid: int) -> float:
     return 0.0
 
 
+def compaction(run_dir: str) -> tuple[int, float] | None:
+    """(parts, seconds) of the history compaction, from the run's sidecar log; None if none."""
+    with open(os.path.join(run_dir, "logs", "sidecar.log")) as fh:
+        for line in fh:
+            m = re.search(r"compacted (\d+) parts into \S+/history/\S+ in ([\d.]+) s", line)
+            if m:
+                return int(m.group(1)), float(m.group(2))
+    return None
+
+
+def history_files(store: str, path: list[str]) -> list[str]:
+    folder = os.path.join(store, "runs", *path, "history")
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if not f.startswith("."))
+
+
 def one(rows: int, keys: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -52,8 +70,13 @@ def one(rows: int, keys: int) -> None:
     run.finish()
     t_done = time.perf_counter()
     growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base_rss
-    api_run = tracker.Api().run(run.path)
-    files = api_run._part_files()
+    api = tracker.Api()
+    files = history_files(api.store_root, api.run(run.path).path)
+    merged = compaction(run.dir)
+    if merged is None:
+        merge = f"{len(files)} history file(s), not compacted"
+    else:
+        merge = f"{merged[0]} parts compacted into {len(files)} file(s) in {merged[1]:.2f} s"
     t_read = time.perf_counter()
     schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
     import pyarrow.dataset as ds
@@ -66,7 +89,7 @@ def one(rows: int, keys: int) -> None:
     print(
         f"{rows:,} rows x {keys} scalar(s): {rows / (t_done - t0):,.0f} rows/s end to end "
         f"(log loop {rows / (t_last - t0):,.0f} calls/s); finish() returned {t_done - t_last:.2f} s "
-        f"after the last log; {len(files)} parquet files, all {rows:,} rows read back in {read_s:.2f} s; "
+        f"after the last log; {merge}; all {rows:,} rows read back in {read_s:.2f} s; "
         f"training RSS +{max(growth, 0):.1f} MB; sidecar peak RSS {peak_mb(pid):.0f} MB"
     )
 

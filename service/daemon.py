@@ -18,8 +18,8 @@ import sys
 from typing import Any
 
 from tracker.client.runtime import sidecar_paths
-from tracker.settings import Env
 from tracker.service.sidecar import Sidecar
+from tracker.settings import Env
 
 log = logging.getLogger("tracker.sidecar")
 

@@ -1,12 +1,14 @@
-"""History export: committed rows to parquet files in the store, while the run goes on (§8).
+"""History export: committed rows to parquet blobs in the store, while the run goes on (§8).
 
-Each run's :class:`HistoryWriter` collects committed rows in memory and cuts a batch every
-10,000 rows or 10 seconds into an Arrow table (about 10x smaller than the row dicts, so a
-slow disk costs little memory); one :class:`Exporter` thread per sidecar writes each table
-as a parquet file (``history/part-NNNNN.parquet``, one row group), to a temporary name then
-renamed so a reader never sees half a file. Writing parquet releases the GIL, so export runs
-beside ingest on a second core. A new key is a new column from the batch it appears in;
-earlier files simply lack it (readers unify the schemas).
+Each run's :class:`HistoryWriter` (one per stream: ``history``, ``system``) collects committed
+rows in memory and cuts a batch every 10,000 rows or 10 seconds into an Arrow table (about 10x
+smaller than the row dicts, so a slow disk costs little memory); one :class:`Exporter` thread
+per sidecar writes each table as a parquet blob (``<stream>/part-NNNNN.parquet``, one row
+group) through the store's :meth:`~tracker.store.base.BlobStore.writer`, which makes it appear
+whole or not at all. Writing parquet releases the GIL, so export runs beside ingest on a second
+core. A new key is a new column from the batch it appears in; earlier parts simply lack it
+(readers unify the schemas). When the run finishes, after its last part is written, the
+exporter merges the parts of this life of the run into one file (:mod:`.compact`).
 The main thread owns every writer's state; the exporter thread reports completions through
 a queue that the main thread drains (:meth:`Exporter.completed`).
 """
@@ -14,12 +16,14 @@ a queue that the main thread drains (:meth:`Exporter.completed`).
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
+from tracker.service.compact import compact_parts
 from tracker.service.worker import Worker
+from tracker.store.base import BlobStore
+from tracker.store.parts import compacted_key, next_part, part_key
 
 ROWS_PER_PART = 10_000
 SECONDS_PER_PART = 10.0
@@ -83,38 +87,46 @@ class Exporter(Worker):
     def warm_up(self) -> None:
         # Importing pyarrow and its first conversion of Python values take ~0.3 s: paid on
         # this thread when the first part comes, never on the ingest thread.
+        import pyarrow.fs  # noqa: F401 - the blob store's streams
         import pyarrow.parquet  # noqa: F401
 
         build_table([{"_step": 0, "_timestamp": 0.0, "_runtime": 0.0, "f": 0.5, "i": 1, "s": "x"}])
 
-    def submit_part(self, path: str, table: Any, on_done: Callable[[Any], None]) -> None:
-        """Write ``table`` as the parquet file ``path``; ``on_done(None | exception)``."""
-        self.submit(lambda: write_part(path, table), on_done, f"export of {path}")
 
-
-def write_part(path: str, table: Any) -> None:
-    """One parquet part, written to a temporary name then renamed (readers never see half)."""
+def write_part(blobs: BlobStore, key: str, table: Any) -> None:
+    """Write ``table`` as one parquet blob of one row group (zstd)."""
     import pyarrow.parquet as pq
 
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.tmp"
-    pq.write_table(table, tmp, row_group_size=max(table.num_rows, 1), compression="zstd")
-    os.replace(tmp, path)
+    with blobs.writer(key) as out:
+        pq.write_table(table, out, row_group_size=max(table.num_rows, 1), compression="zstd")
 
 
 class HistoryWriter:
-    """Committed rows of one run on their way to parquet."""
+    """Committed rows of one stream of one run on their way to parquet blobs.
+
+    Args:
+        exporter: the sidecar's exporter thread.
+        blobs: the store's blobs.
+        prefix: the stream's folder key (:func:`tracker.store.keys.stream_prefix`).
+        first_part: the number of this life's first part (the catalogue's ``history_parts``),
+            or None to go on after the parts in the store, found when the first part is cut.
+        rows_exported: rows already exported by earlier lives.
+        log: writes a line to the run's log.
+    """
 
     def __init__(
         self,
         exporter: Exporter,
-        part_path: Callable[[int], str],
-        first_part: int,
+        blobs: BlobStore,
+        prefix: str,
+        first_part: int | None,
         rows_exported: int,
         log: Callable[[str], None],
     ) -> None:
         self.exporter = exporter
-        self.part_path = part_path
+        self.blobs = blobs
+        self.prefix = prefix
+        self.first_part = first_part
         self.next_part = first_part
         self.rows: list[dict] = []
         self.inflight: dict[int, Any] = {}  # part -> pyarrow.Table being written
@@ -125,6 +137,8 @@ class HistoryWriter:
         self.log = log
         self.failed: dict[int, Any] = {}
         self.retry_at = 0.0
+        self.closing = False
+        self.compaction: str | None = None  # None, "running" or "done"
 
     def add(self, row: dict) -> None:
         rows = self.rows
@@ -140,14 +154,32 @@ class HistoryWriter:
         self.last_cut = time.monotonic()
         if not self.rows:
             return
+        if self.next_part is None and not self._find_first_part():
+            return
         rows, self.rows = self.rows, []
         part = self.next_part
         self.next_part += 1
         self._submit(part, build_table(rows))
 
+    def _find_first_part(self) -> bool:
+        # Listed at the first cut, not when the run starts: the first blob call imports
+        # pyarrow, which a cold init must not wait for.
+        try:
+            self.first_part = self.next_part = next_part(self.blobs.list(self.prefix))
+            return True
+        except OSError as exc:
+            self.error = f"could not list the parts in {self.prefix}: {exc}"
+            self.log(self.error + " (will retry)")
+            return False
+
     def _submit(self, part: int, table: Any) -> None:
         self.inflight[part] = table
-        self.exporter.submit_part(self.part_path(part), table, lambda err: self._done(part, err))
+        key = part_key(self.prefix, part)
+        self.exporter.submit(
+            lambda: write_part(self.blobs, key, table),
+            lambda err: self._done(part, err),
+            f"export of {key}",
+        )
 
     def _done(self, part: int, error: Any) -> None:
         table = self.inflight.pop(part)
@@ -160,6 +192,40 @@ class HistoryWriter:
         self.error = None
         self.keys.update(dict.fromkeys(table.column_names))
         self.rows_exported += table.num_rows
+        self._compact_when_written()
+
+    def finish(self) -> None:
+        """Cut the last part; once every part is written, merge this life's parts into one."""
+        self.closing = True
+        self.cut()
+        self._compact_when_written()
+
+    def _compact_when_written(self) -> None:
+        if not self.closing or self.compaction or self.inflight or self.failed:
+            return
+        first, end = self.first_part, self.next_part
+        if first is None or end is None or end - first < 2:
+            self.compaction = "done"  # one part or none: nothing to merge
+            return
+        keys = [part_key(self.prefix, n) for n in range(first, end)]
+        dest = compacted_key(self.prefix, first, end - 1)
+        self.compaction = "running"
+        took: list[float] = []
+
+        def job() -> None:
+            started = time.perf_counter()
+            compact_parts(self.blobs, keys, dest)
+            took.append(time.perf_counter() - started)
+
+        self.exporter.submit(job, lambda err: self._compacted(len(keys), dest, took, err))
+
+    def _compacted(self, parts: int, dest: str, took: list[float], error: Exception | None) -> None:
+        self.compaction = "done"
+        if error is not None:
+            # the parts are still there and read as before: the run closes anyway
+            self.log(f"could not compact {parts} parts into {dest}, they stay: {error}")
+        else:
+            self.log(f"compacted {parts} parts into {dest} in {took[0]:.3f} s")
 
     def retry(self, now: float) -> None:
         """Submit again the batches whose export failed (disk full, read-only store...)."""
@@ -179,8 +245,8 @@ class HistoryWriter:
 
     @property
     def idle(self) -> bool:
-        """Nothing in flight or waiting for a retry."""
-        return not self.inflight and not self.failed
+        """Nothing in flight, waiting for a retry or being compacted."""
+        return not self.inflight and not self.failed and self.compaction != "running"
 
     def tail(self, min_step: int) -> list[dict]:
         """Committed rows not yet exported with ``_step >= min_step``, in step order."""

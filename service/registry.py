@@ -27,6 +27,8 @@ from tracker.service.txlog import LogSyncer, TxLogWriter, replay
 from tracker.service.watcher import ChangeWatcher
 from tracker.service.worker import Worker
 from tracker.store.base import Store
+from tracker.store.keys import stream_prefix
+from tracker.store.parts import parts_from
 
 # a takeover of a run that is closed already: acknowledge every sequence number
 ALL_SEQ = 2**62
@@ -165,8 +167,9 @@ class Registry:
             # the history of this segment is exported again from the log: drop what the old
             # sidecar wrote of it, so that no row is there twice
             keep = (previous or {}).get("history_parts", 0) or 0
-            for blob in store.list_blobs(*info.ref, "history")[keep:]:
-                store.delete_blob(blob)
+            blobs = store.blobs
+            for key in parts_from(blobs.list(stream_prefix(*info.ref, "history")), keep):
+                blobs.delete(key)
         sess = self.stages.session(info, info.token, previous, write_txlog=False)
         report = frames.ReadReport()
         finished, code, last_seq = (

@@ -27,9 +27,10 @@ from tracker.service.committer import Committer
 from tracker.service.export import Exporter, HistoryWriter
 from tracker.service.storewriter import StoreWriter
 from tracker.service.summary import SummaryState
-from tracker.service.syncer import Copier, FileSyncer, copy_file
+from tracker.service.syncer import Copier, FileSyncer
 from tracker.service.txlog import TxLogWriter
 from tracker.store.base import Store
+from tracker.store.keys import file_key, stream_prefix
 
 TERMINAL = ("finished", "failed", "crashed", "preempted")
 CATALOGUE_PERIOD = 1.0
@@ -103,21 +104,17 @@ class RunSession:
         self.system: HistoryWriter | None = None
         self.system_latest: dict[str, Any] = dict(previous.get("system_metrics") or {})
         if self.store is not None and exporter is not None:
+            ref = (self.entity, self.project, self.run_id)
+            blobs = self.store.blobs
+            # system parts go on after those in the store (none is replayed from the log)
             self.system = HistoryWriter(
-                exporter,
-                lambda part: self.store.blob_path(
-                    self.entity, self.project, self.run_id, "system", f"part-{part:05d}.parquet"
-                ),
-                len(self.store.list_blobs(self.entity, self.project, self.run_id, "system")),
-                0,
-                self.log,
+                exporter, blobs, stream_prefix(*ref, "system"), None, 0, self.log
             )
             first_part = previous.get("history_parts", 0) or 0
             self.history = HistoryWriter(
                 exporter,
-                lambda part: self.store.blob_path(
-                    self.entity, self.project, self.run_id, "history", f"part-{part:05d}.parquet"
-                ),
+                blobs,
+                stream_prefix(*ref, "history"),
                 first_part,
                 previous.get("rows_exported", 0) or 0,
                 self.log,
@@ -141,11 +138,8 @@ class RunSession:
         self.files = FileSyncer(
             self.run_dir,
             copier if online else None,
-            (
-                lambda name: self.store.blob_path(
-                    self.entity, self.project, self.run_id, "files", name
-                )
-            )
+            self.store.blobs if online else None,
+            (lambda name: file_key(self.entity, self.project, self.run_id, name))
             if online
             else None,
             self._record_files,
@@ -315,7 +309,7 @@ class RunSession:
         self.exit_code = exit_code
         self.committer.flush()
         for writer in self.writers():
-            writer.cut()
+            writer.finish()
         self.files.begin_finish()
         self.log(f"finishing as {state} (exit code {exit_code})")
 
@@ -393,9 +387,9 @@ class RunSession:
                 if not os.path.exists(os.path.join(files, name)):
                     continue
                 try:
-                    size, md5 = copy_file(
+                    size, md5 = self.store.blobs.put_file(
+                        file_key(self.entity, self.project, self.run_id, name),
                         os.path.join(files, name),
-                        self.store.blob_path(self.entity, self.project, self.run_id, "files", name),
                     )
                     records.append(
                         {

@@ -3,54 +3,27 @@
 ``now`` files are copied as soon as the request arrives; ``live`` files whenever their size or
 mtime changed and ``live_interval`` has passed since their last copy (polled by the ingest
 loop's housekeeping, a ``stat`` per file), and once more at finish; ``end`` files at finish.
-Copies are chunked (1 MiB) with their MD5 computed on the way, written to a temporary name
-and renamed, so a 1 GB file never sits in memory and never blocks ingest. A file that is gone
-or unreadable when its copy is due is reported (status, the run's log), never fatal. At
-finish every link in the run's ``files/`` is replaced by a copy of the file's final content,
-so a finished run directory is self-contained.
+Each copy goes to a blob key (``runs/<entity>/<project>/<run_id>/files/<name>``) through
+:meth:`~tracker.store.base.BlobStore.put_file`: chunked (1 MiB) with its MD5 computed on the
+way and appearing atomically, so a 1 GB file never sits in memory and never blocks ingest. A
+file that is gone or unreadable when its copy is due is reported (status, the run's log),
+never fatal. At finish every link in the run's ``files/`` is replaced by the file's final
+content, so a finished run directory is self-contained: the stored copy, hard linked where
+the store allows it (it is never rewritten in place), else a copy — never a link to the
+user's own file, which the user may rewrite in place after the run.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tracker.service.worker import Worker
-
-CHUNK = 1 << 20
-
-
-def copy_file(src: str, dst: str) -> tuple[int, str]:
-    """Copy ``src`` to ``dst`` in chunks via a temporary name; return (size, md5)."""
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    tmp = os.path.join(
-        os.path.dirname(dst), f".{os.path.basename(dst)}.{threading.get_ident()}.tmp"
-    )
-    md5 = hashlib.md5()
-    size = 0
-    try:
-        with open(src, "rb") as fin, open(tmp, "wb") as fout:
-            while True:
-                chunk = fin.read(CHUNK)
-                if not chunk:
-                    break
-                md5.update(chunk)
-                fout.write(chunk)
-                size += len(chunk)
-        os.replace(tmp, dst)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return size, md5.hexdigest()
+from tracker.store.base import BlobStore
 
 
 class Copier(Worker):
@@ -59,9 +32,9 @@ class Copier(Worker):
     def __init__(self) -> None:
         super().__init__("copier")
 
-    def copy(self, src: str, dst: str, on_done: Callable[[Any], None]) -> None:
-        """Copy ``src`` to ``dst``; ``on_done((size, md5) | exception)``."""
-        self.submit(lambda: copy_file(src, dst), on_done, f"copy of {src}")
+    def copy(self, src: str, blobs: BlobStore, key: str, on_done: Callable[[Any], None]) -> None:
+        """Copy the local file ``src`` to the blob ``key``; ``on_done((size, md5) | exception)``."""
+        self.submit(lambda: blobs.put_file(key, src), on_done, f"copy of {src}")
 
 
 @dataclass
@@ -81,13 +54,25 @@ class Entry:
 
 
 class FileSyncer:
-    """The saved files of one run."""
+    """The saved files of one run.
+
+    Args:
+        run_dir: the run directory (its ``files/`` holds the saved files or links to them).
+        copier: the sidecar's copier thread (None offline).
+        blobs: the store's blobs (None offline).
+        store_key: a saved file's name to its blob key (None offline).
+        record: writes file records to the catalogue.
+        log: writes a line to the run's log.
+        live_interval: the least seconds between two copies of a ``live`` file.
+        watcher: change events for live files, when available.
+    """
 
     def __init__(
         self,
         run_dir: str,
         copier: Copier | None,
-        store_path: Callable[[str], str] | None,
+        blobs: BlobStore | None,
+        store_key: Callable[[str], str] | None,
         record: Callable[[list[dict]], None],
         log: Callable[[str], None],
         live_interval: float,
@@ -96,7 +81,8 @@ class FileSyncer:
         self.watcher = watcher
         self.files_dir = os.path.join(run_dir, "files")
         self.copier = copier
-        self.store_path = store_path
+        self.blobs = blobs
+        self.store_key = store_key
         self.record = record
         self.log = log
         self.live_interval = live_interval
@@ -108,7 +94,7 @@ class FileSyncer:
 
     @property
     def online(self) -> bool:
-        return self.copier is not None and self.store_path is not None
+        return self.copier is not None and self.blobs is not None and self.store_key is not None
 
     def add(self, spec: dict[str, Any]) -> None:
         policy = spec.get("policy", "live")
@@ -151,11 +137,14 @@ class FileSyncer:
         if sig is None:
             self._fail(entry, f"{entry.source} is missing or unreadable")
             return
+        try:
+            key = self.store_key(entry.name)
+        except ValueError as exc:  # a name that would leave the run's files (``..``)
+            self._fail(entry, str(exc))
+            return
         entry.inflight = True
         entry.last_copy = time.monotonic()
-        self.copier.copy(
-            entry.source, self.store_path(entry.name), lambda res: self._done(entry, sig, res)
-        )
+        self.copier.copy(entry.source, self.blobs, key, lambda res: self._done(entry, sig, res))
 
     def _done(self, entry: Entry, sig: tuple, result: Any) -> None:
         entry.inflight = False
@@ -224,15 +213,14 @@ class FileSyncer:
             link = os.path.join(self.files_dir, entry.name)
             if not os.path.islink(link):
                 continue
-            src = self.store_path(entry.name) if self.online and entry.copies else entry.source
-            tmp = link + ".final"
             try:
-                try:
-                    # the synced copy is final: a hard link is instant even for a 1 GB file
-                    os.link(src, tmp)
-                except OSError:
-                    shutil.copyfile(src, tmp)
-                os.replace(tmp, link)
+                if self.online and entry.copies:
+                    # the synced copy is final: linked where the store can, instant for 1 GB
+                    self.blobs.get_file(self.store_key(entry.name), link, link=True)
+                else:
+                    tmp = link + ".final"
+                    shutil.copyfile(entry.source, tmp)
+                    os.replace(tmp, link)
             except OSError as exc:
                 self.log(f"could not replace the link {entry.name!r} by its content: {exc}")
 

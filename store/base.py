@@ -1,13 +1,27 @@
-"""The store interface: a run catalogue and per-run blob storage.
+"""The store interfaces (§8, §13): a catalogue of runs and a blob store addressed by keys.
 
-Writers call one batch primitive, :meth:`Store.write_runs`; the conveniences call it. A
-shared store (PostgreSQL catalogue, S3-compatible blobs) implements the same class.
+:class:`Catalogue` holds the records (runs, alerts, files); writers call one batch primitive,
+:meth:`Catalogue.write_runs`, and the conveniences call it. :class:`BlobStore` holds the bytes
+(parquet parts, saved files) under keys such as
+``runs/<entity>/<project>/<run_id>/history/part-00000.parquet`` (see :mod:`tracker.store.keys`),
+never under local paths, so that the sidecar and the read API work the same on a local folder
+or on object storage. A :class:`Store` is one of each, chosen together by URI
+(:func:`tracker.store.open_store`).
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Any
+import hashlib
+import os
+import shutil
+import uuid
+from contextlib import AbstractContextManager
+from typing import IO, Any
+
+from tracker.store.keys import run_prefix
+
+CHUNK = 1 << 20  # copies stream in 1 MiB chunks: a 1 GB file never sits in memory
 
 # Catalogue fields of a run; JSON ones are (de)serialised by the implementation.
 RUN_FIELDS = (
@@ -58,32 +72,34 @@ JSON_FIELDS = frozenset(
 )
 
 
-class Store(abc.ABC):
-    """Catalogue of runs plus blob storage for their history and files."""
+class Catalogue(abc.ABC):
+    """Records of runs, their alerts and their files."""
 
-    uri: str
-
-    # -- catalogue -------------------------------------------------------------------------
     @abc.abstractmethod
     def write_runs(self, records: list[dict[str, Any]]) -> None:
-        """Insert or update runs, keyed by (entity, project, run_id); given fields only."""
+        """Insert or update runs, keyed by (entity, project, run_id); given fields only.
+
+        Args:
+            records: dicts of :data:`RUN_FIELDS` (JSON ones as Python values).
+        """
 
     def put_run(self, record: dict[str, Any]) -> None:
+        """Insert or update one run (see :meth:`write_runs`)."""
         self.write_runs([record])
 
     @abc.abstractmethod
     def get_run(self, entity: str, project: str, run_id: str) -> dict[str, Any] | None:
-        """One run's catalogue record, or None."""
+        """One run's record, or None."""
 
     @abc.abstractmethod
     def find_runs(
         self, entity: str | None = None, project: str | None = None, run_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """Runs matching the given identity parts (any when None)."""
+        """Runs matching the given identity parts (any when None), oldest first."""
 
     @abc.abstractmethod
     def delete_run(self, entity: str, project: str, run_id: str) -> None:
-        """Remove a run's record and its blobs."""
+        """Remove a run's record, alerts and file records."""
 
     @abc.abstractmethod
     def write_alerts(self, records: list[dict[str, Any]]) -> None:
@@ -108,20 +124,173 @@ class Store(abc.ABC):
         names: list[str] | None = None,
         pattern: str | None = None,
     ) -> list[dict[str, Any]]:
-        """A run's file records, by exact names or an SQL ``LIKE`` pattern."""
+        """A run's file records, by exact names or an SQL ``LIKE`` pattern, by name."""
 
-    # -- blobs -----------------------------------------------------------------------------
+    def close(self) -> None:  # noqa: B027 - optional: catalogues without connections need nothing
+        """Release connections (of the calling thread)."""
+
+
+class BlobStore(abc.ABC):
+    """Bytes under keys (see :mod:`tracker.store.keys`); every write appears atomically.
+
+    A reader sees a blob whole or not at all: never half of it, never a temporary name.
+    Implementations are safe to use from several threads at once.
+    """
+
+    uri: str
+
     @abc.abstractmethod
-    def blob_path(self, entity: str, project: str, run_id: str, *parts: str) -> str:
-        """A local path for a run's blob (history part, file); the writer creates its folder."""
+    def writer(self, key: str) -> AbstractContextManager[IO[bytes]]:
+        """A writable binary stream whose content appears under ``key`` when the block ends.
+
+        If the block raises, nothing appears and the key keeps its former content.
+
+        Example:
+            >>> with blobs.writer("runs/e/p/r/history/part-00000.parquet") as out:
+            ...     pyarrow.parquet.write_table(table, out)
+
+        Raises:
+            ValueError: an invalid key.
+            OSError: the store cannot be written.
+        """
 
     @abc.abstractmethod
-    def list_blobs(self, entity: str, project: str, run_id: str, folder: str) -> list[str]:
-        """Sorted local paths of a run's blobs under ``folder`` (e.g. ``history``)."""
+    def open(self, key: str) -> IO[bytes]:
+        """The blob under ``key``, open for reading (seekable; pyarrow reads it natively).
+
+        Raises:
+            FileNotFoundError: no blob under ``key``.
+        """
 
     @abc.abstractmethod
-    def delete_blob(self, path: str) -> None:
-        """Remove one blob (as listed by :meth:`list_blobs`)."""
+    def list(self, prefix: str) -> list[str]:
+        """Sorted keys of the blobs under the folder key ``prefix`` (recursively)."""
 
-    def close(self) -> None:  # noqa: B027 - optional: stores without connections need nothing
-        """Release connections."""
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove one blob; nothing happens if it is not there."""
+
+    @abc.abstractmethod
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every blob under the folder key ``prefix``."""
+
+    @abc.abstractmethod
+    def size(self, key: str) -> int | None:
+        """The blob's size in bytes, or None if there is no blob under ``key``."""
+
+    @abc.abstractmethod
+    def url(self, key: str) -> str:
+        """A URL of the blob (``file://...`` for a local store)."""
+
+    def exists(self, key: str) -> bool:
+        """Whether a blob is under ``key``."""
+        return self.size(key) is not None
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``, replacing what was there."""
+        with self.writer(key) as out:
+            out.write(data)
+
+    def put_file(self, key: str, local_path: str) -> tuple[int, str]:
+        """Copy a local file under ``key`` in chunks; return its (size, md5 hex digest).
+
+        The source is read once, never whole into memory; it is the caller's file, which may
+        be rewritten in place later, so it is always copied, never linked.
+
+        Raises:
+            OSError: the source cannot be read or the store cannot be written.
+        """
+        md5 = hashlib.md5()
+        size = 0
+        with open(local_path, "rb") as src, self.writer(key) as out:
+            while chunk := src.read(CHUNK):
+                md5.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        return size, md5.hexdigest()
+
+    def get_file(self, key: str, local_path: str, link: bool = False) -> None:
+        """Copy the blob under ``key`` to ``local_path`` (via a temporary name, then renamed).
+
+        Args:
+            key: the blob.
+            local_path: where the copy goes; replaced if it exists.
+            link: the caller owns ``local_path`` and nobody will rewrite it in place, so a
+                backend may share the blob's content instead of copying (a hard link).
+
+        Raises:
+            FileNotFoundError: no blob under ``key``.
+            OSError: ``local_path`` cannot be written.
+        """
+        tmp = f"{local_path}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with self.open(key) as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, CHUNK)
+            os.replace(tmp, local_path)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+
+
+class Store(Catalogue):
+    """A catalogue and a blob store, opened together by :func:`tracker.store.open_store`.
+
+    The catalogue methods are the catalogue's; :attr:`blobs` holds the bytes.
+
+    Attributes:
+        uri: the store's URI (``file:///path`` for a local store).
+        catalogue: the records.
+        blobs: the bytes, by key.
+    """
+
+    def __init__(self, uri: str, catalogue: Catalogue, blobs: BlobStore) -> None:
+        self.uri = uri
+        self.catalogue = catalogue
+        self.blobs = blobs
+
+    def write_runs(self, records: list[dict[str, Any]]) -> None:
+        self.catalogue.write_runs(records)
+
+    def get_run(self, entity: str, project: str, run_id: str) -> dict[str, Any] | None:
+        return self.catalogue.get_run(entity, project, run_id)
+
+    def find_runs(
+        self, entity: str | None = None, project: str | None = None, run_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        return self.catalogue.find_runs(entity, project, run_id)
+
+    def delete_run(self, entity: str, project: str, run_id: str) -> None:
+        """Remove a run's records, then its blobs (history, system metrics, files)."""
+        self.catalogue.delete_run(entity, project, run_id)
+        self.blobs.delete_prefix(run_prefix(entity, project, run_id))
+
+    def write_alerts(self, records: list[dict[str, Any]]) -> None:
+        self.catalogue.write_alerts(records)
+
+    def get_alerts(self, entity: str, project: str, run_id: str) -> list[dict[str, Any]]:
+        return self.catalogue.get_alerts(entity, project, run_id)
+
+    def write_files(
+        self, entity: str, project: str, run_id: str, records: list[dict[str, Any]]
+    ) -> None:
+        self.catalogue.write_files(entity, project, run_id, records)
+
+    def get_files(
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        names: list[str] | None = None,
+        pattern: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return self.catalogue.get_files(entity, project, run_id, names, pattern)
+
+    def close(self) -> None:
+        self.catalogue.close()
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

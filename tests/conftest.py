@@ -28,6 +28,11 @@ def wait_until(condition: Callable[[], object], timeout: float = 15.0, interval:
         time.sleep(interval)
 
 
+def in_store(api, f) -> str:
+    """The stored copy of a ``File`` on disk, as the local store lays it out."""
+    return os.path.join(api.store_root, "runs", *f._run_path, "files", f.name)
+
+
 @pytest.fixture(autouse=True)
 def tracker_env(tmp_path, monkeypatch):
     """A private store, run root and runtime dir (short path: ipc socket names are limited)."""

@@ -6,7 +6,7 @@ import time
 
 import pytest
 import tracker
-from conftest import wait_until
+from conftest import in_store, wait_until
 
 
 def stored_names(api, run):
@@ -157,6 +157,22 @@ def test_a_deleted_file_is_reported_not_fatal(tree, api):
     assert "gone.txt" in open(os.path.join(run.dir, "logs", "sidecar.log")).read()
 
 
+def test_a_file_name_that_climbs_out_of_the_store_is_refused_not_fatal(tree, api, tracker_env):
+    from tracker.proto.messages import Kind
+
+    run = tracker.init(project="files")
+    path = os.path.join(tree, "x.txt")
+    write(path, "x")
+    # what save() never sends, but a raw record can: the sidecar must not trust the name
+    run._send(Kind.SAVE, {"policy": "now", "files": [["../../../../escape.txt", path]]})
+    run.log({"a": 1})
+    assert any("escape.txt" in e and "invalid" in e for e in run.status().file_errors)
+    run.finish()
+    assert api.run(run.path).state == "finished"
+    store_parent = os.path.dirname(tracker_env["store"])
+    assert not [f for _, _, fs in os.walk(store_parent) for f in fs if f == "escape.txt"]
+
+
 def test_status_shows_files_pending_by_policy(tree):
     run = tracker.init(project="files")
     path = os.path.join(tree, "later.txt")
@@ -281,18 +297,18 @@ def test_run_files_metadata_requirements_and_live_config(tracker_env, api):
     r = api.run(run.path)
     wait_until(lambda: r.file("requirements.txt") and r.file("config.yaml"), timeout=20)
     wait_until(
-        lambda: b"batch" in open(r.file("config.yaml").path_in_store, "rb").read(), timeout=20
+        lambda: b"batch" in open(in_store(api, r.file("config.yaml")), "rb").read(), timeout=20
     )
     run.finish()
     r = api.run(run.path)
     meta = r.metadata
     assert meta["git"]["commit"] == commit and meta["git"]["dirty"] is True
     assert meta["host"] and meta["python"] and meta["args"] and meta["cpu_count"] >= 1
-    reqs = open(r.file("requirements.txt").path_in_store).read()
+    reqs = open(in_store(api, r.file("requirements.txt"))).read()
     assert "msgpack==" in reqs and "pyzmq==" in reqs
-    stored_meta = json.load(open(r.file("metadata.json").path_in_store))
+    stored_meta = json.load(open(in_store(api, r.file("metadata.json"))))
     assert stored_meta["git"]["commit"] == commit
-    summary = json.load(open(r.file("summary.json").path_in_store))
+    summary = json.load(open(in_store(api, r.file("summary.json"))))
     assert summary["acc"] == 0.5
 
 
@@ -326,7 +342,8 @@ def test_log_code_with_one_and_two_argument_functions(tracker_env, api):
         "code/train.py",
         "code/nb.ipynb",
     }
-    assert open(api.run(run.path).file("code/pkg/model.py").path_in_store).read() == "pkg/model.py"
+    model = api.run(run.path).file("code/pkg/model.py")
+    assert open(in_store(api, model)).read() == "pkg/model.py"
 
 
 def test_a_1gb_file_is_copied_in_chunks_while_another_run_logs(tracker_env, api, start_script):
@@ -361,5 +378,5 @@ def test_a_1gb_file_is_copied_in_chunks_while_another_run_logs(tracker_env, api,
     assert peak_mb < 400  # the gigabyte never sat in the sidecar's memory
     local = os.path.join(run.dir, "files", "big.bin")
     assert not os.path.islink(local) and os.path.getsize(local) == 1 << 30
-    for path in (f.path_in_store, local, big):
+    for path in (in_store(api, f), local, big):
         os.unlink(path)

@@ -7,7 +7,7 @@ import time
 
 import tracker
 import zmq
-from conftest import wait_until
+from conftest import in_store, wait_until
 from test_cli_and_sync import cli
 
 
@@ -31,7 +31,7 @@ def test_killed_training_process_gets_its_end_files_copied(start_script, api, tr
     proc.wait()
     r = api.run(path)
     assert r.wait_until_finished(timeout=15) == "crashed"
-    assert open(r.file("ckpt.txt").path_in_store).read() == "final weights"
+    assert open(in_store(api, r.file("ckpt.txt"))).read() == "final weights"
     assert r.lastHistoryStep == 999
 
 

@@ -1,5 +1,7 @@
 """Every step rule of §4.1, through the real sidecar, read back from parquet."""
 
+import os
+
 import pyarrow.parquet as pq
 import pytest
 import tracker
@@ -160,9 +162,10 @@ def test_parquet_columns_have_the_documented_types():
     for i in range(3):
         run.log({"a": i, "f": i / 2})
     run.finish()
-    api_run = tracker.Api().run(run.path)
-    files = api_run._part_files()
-    table = pq.read_table(files[0])
+    api = tracker.Api()
+    folder = os.path.join(api.store_root, "runs", *api.run(run.path).path, "history")
+    (name,) = os.listdir(folder)
+    table = pq.read_table(os.path.join(folder, name))
     assert str(table.schema.field("_step").type) == "int64"
     assert str(table.schema.field("_timestamp").type) == "double"
     assert str(table.schema.field("_runtime").type) == "double"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import os
 from typing import Any
 
 from tracker.errors import Error
@@ -19,6 +18,9 @@ class Api:
         store: a store folder or ``file://`` URI (default ``TRACKER_STORE`` or
             ``~/.tracker/store``).
 
+    Raises:
+        Error: a store URI whose scheme is not served (the message names those that are).
+
     Example:
         >>> api = tracker.Api()
         >>> run = api.run("me/mnist/abc12345")
@@ -26,13 +28,12 @@ class Api:
     """
 
     def __init__(self, store: str | None = None) -> None:
-        from tracker.store import open_store
+        from tracker.store import open_store, parse_store_uri
 
-        if store is not None:
-            store = store[len("file://") :] if store.startswith("file://") else store
-            store = os.path.abspath(os.path.expanduser(store))
-        self.store_root = store or default_store()
-        self._store = open_store(self.store_root)
+        # TRACKER_STORE as given, not as a folder: a URI of another backend must be refused
+        where = parse_store_uri(store or Env.get(Env.STORE) or default_store())
+        self.store_root = where.path  # the sidecar serving the store is found by this folder
+        self._store = open_store(where.uri)
 
     @property
     def store(self) -> Any:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
 from typing import IO, Any
 
 from tracker.errors import Error
+from tracker.store.keys import file_key
 
 
 class File:
@@ -18,7 +18,7 @@ class File:
         size: bytes.
         md5: hex digest of its content.
         updated_at: ISO 8601 time of its last copy (UTC).
-        url: a ``file://`` URL of the stored copy.
+        url: the stored copy's URL (``file://...`` in a local store).
     """
 
     def __init__(self, api: Any, run_path: list[str], record: dict[str, Any]) -> None:
@@ -33,18 +33,19 @@ class File:
         )
 
     @property
-    def path_in_store(self) -> str:
-        return self._api.store.blob_path(*self._run_path, "files", self.name)
+    def _key(self) -> str:
+        return file_key(*self._run_path, self.name)
 
     @property
     def url(self) -> str:
-        return "file://" + self.path_in_store
+        return self._api.store.blobs.url(self._key)
 
     def download(self, root: str = ".", replace: bool = False, exist_ok: bool = False) -> IO:
         """Copy the file to ``root/<name>`` and return it open for reading.
 
         Raises:
             ValueError: the file exists locally and neither ``replace`` nor ``exist_ok``.
+            FileNotFoundError: the stored copy is gone.
         """
         dest = os.path.join(root, self.name)
         if os.path.exists(dest) and not replace:
@@ -52,7 +53,8 @@ class File:
                 raise ValueError(f"{dest} already exists; pass replace=True to overwrite it")
             return open(dest)
         os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-        shutil.copyfile(self.path_in_store, dest)
+        # a copy, never a link: the caller may edit what it downloaded
+        self._api.store.blobs.get_file(self._key, dest)
         return open(dest)
 
     def __repr__(self) -> str:

@@ -1,50 +1,82 @@
-"""Reading a run's history: exported parquet parts plus, for a running run, the sidecar's tail."""
+"""Reading a run's history: exported parquet parts plus, for a running run, the sidecar's tail.
+
+Parts are read through the store's blobs by key (``tracker.store``), never by local path.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from tracker.client.runtime import sidecar_alive, sidecar_paths
 from tracker.proto.messages import Kind
+from tracker.store.parts import visible_parts
+from tracker.store.tables import combine
 
 _TAIL_TIMEOUT = 10.0
+_ATTEMPTS = 3  # a compaction at finish removes parts once; more is a real loss
 
 
-def read_parts(files: list[str], columns: list[str] | None = None):
-    """Concatenate parquet parts into one table with unified columns (later keys → nulls)."""
-    import pyarrow as pa
+def part_keys(blobs: Any, prefix: str) -> list[str]:
+    """The parquet blobs of a stream to read, in row order (parts held by a compacted file
+    are skipped: while a run is compacted at finish, both are there for a moment)."""
+    return visible_parts(blobs.list(prefix))
+
+
+def read_parts(blobs: Any, keys: list[str], columns: list[str] | None = None):
+    """Concatenate parquet blobs into one table with unified columns (later keys → nulls).
+
+    Args:
+        blobs: the store's blobs.
+        keys: the parts, in row order.
+        columns: only these columns (those a part lacks read as null); all when None.
+
+    Raises:
+        FileNotFoundError: a part was removed (compacted) while it was read.
+    """
     import pyarrow.parquet as pq
 
     tables = []
-    for path in files:
-        if columns is not None:
-            names = pq.read_schema(path).names
-            wanted = [c for c in columns if c in names]
-            if not wanted:
+    for key in keys:
+        with blobs.open(key) as fh:
+            if columns is None:
+                tables.append(pq.read_table(fh))
                 continue
-            tables.append(pq.read_table(path, columns=wanted))
-        else:
-            tables.append(pq.read_table(path))
-    if not tables:
-        return pa.table({"_step": pa.array([], type=pa.int64())})
-    try:
-        return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        pass
-    # The same key with incompatible types in two parts: read that column as text everywhere.
-    types: dict[str, set] = {}
-    for t in tables:
-        for field in t.schema:
-            if not pa.types.is_null(field.type):
-                types.setdefault(field.name, set()).add(field.type)
-    clash = {name for name, found in types.items() if len(found) > 1 and name != "_step"}
-    fixed = []
-    for t in tables:
-        for name in clash & set(t.column_names):
-            i = t.column_names.index(name)
-            t = t.set_column(i, name, t.column(name).cast(pa.string()))
-        fixed.append(t)
-    return pa.concat_tables(fixed, promote_options="permissive")
+            names = pq.read_schema(fh).names
+            wanted = [c for c in columns if c in names]
+            if wanted:
+                tables.append(pq.read_table(fh, columns=wanted))
+    return combine(tables)
+
+
+def read_stream(blobs: Any, prefix: str, columns: list[str] | None = None):
+    """Every row of a stream as one table, read again if a compaction removed a part meanwhile."""
+    for _ in range(_ATTEMPTS - 1):
+        try:
+            return read_parts(blobs, part_keys(blobs, prefix), columns)
+        except FileNotFoundError:
+            pass  # compacted meanwhile: list the parts again
+    return read_parts(blobs, part_keys(blobs, prefix), columns)
+
+
+def scan_stream(blobs: Any, prefix: str, columns: list[str] | None = None) -> Iterator[dict]:
+    """The rows of a stream one part at a time, in step order, each row once.
+
+    A part compacted away while the scan goes on is read again from the compacted file,
+    from the step after the last row yielded.
+    """
+    last = -1
+    for attempt in range(_ATTEMPTS):
+        try:
+            for key in part_keys(blobs, prefix):
+                for row in rows_of(read_parts(blobs, [key], columns)):
+                    if row["_step"] > last:
+                        last = row["_step"]
+                        yield row
+            return
+        except FileNotFoundError:
+            if attempt == _ATTEMPTS - 1:
+                raise
 
 
 def rows_of(table) -> list[dict[str, Any]]:

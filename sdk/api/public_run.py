@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.api.files import File
-from tracker.api.history import fetch_tail, read_parts, rows_of, sample_indices
+from tracker.api.history import (
+    fetch_tail,
+    part_keys,
+    read_stream,
+    rows_of,
+    sample_indices,
+    scan_stream,
+)
 from tracker.errors import Error, IncompleteRunHistoryError
 from tracker.naming import generate_id
+from tracker.store.keys import file_key, stream_prefix
 
 TERMINAL = ("finished", "failed", "crashed", "preempted")
 STATES = ("running", "finished", "failed", "crashed", "preempting", "preempted", "pending")
@@ -140,8 +147,8 @@ class Run:
         return f"<Run {'/'.join(self.path)} ({self.state})>"
 
     # -- history ---------------------------------------------------------------------------
-    def _part_files(self, folder: str = "history") -> list[str]:
-        return self._api.store.list_blobs(self.entity, self.project, self.id, folder)
+    def _stream(self, stream: str = "history") -> str:
+        return stream_prefix(self.entity, self.project, self.id, stream)
 
     def _tail(self, min_step: int) -> list[dict]:
         if self.state in TERMINAL:
@@ -149,11 +156,12 @@ class Run:
         return fetch_tail(self._api.store_root, self.entity, self.project, self.id, min_step)
 
     def _all_rows(self, keys: list[str] | None = None, stream: str = "default") -> list[dict]:
+        blobs = self._api.store.blobs
         if stream == "system":
-            return rows_of(read_parts(self._part_files("system"), keys))
+            return rows_of(read_stream(blobs, self._stream("system"), keys))
         tail = self._tail(0)
         cols = None if keys is None else list(dict.fromkeys(["_step", *keys]))
-        rows = rows_of(read_parts(self._part_files(), cols))
+        rows = rows_of(read_stream(blobs, self._stream(), cols))
         seen_to = rows[-1]["_step"] if rows else -1
         for row in tail:
             if row["_step"] > seen_to:
@@ -244,14 +252,13 @@ class Run:
             tail = self._tail(lo) if live else []
             cols = None if keys is None else list(dict.fromkeys(["_step", *keys]))
             last = -1
-            for path in self._part_files():
-                for row in rows_of(read_parts([path], cols)):
-                    step = row["_step"]
-                    last = step
-                    if step < lo or (hi is not None and step >= hi):
-                        continue
-                    if keys is None or all(k in row for k in keys):
-                        yield row
+            for row in scan_stream(self._api.store.blobs, self._stream(), cols):
+                step = row["_step"]
+                last = step
+                if step < lo or (hi is not None and step >= hi):
+                    continue
+                if keys is None or all(k in row for k in keys):
+                    yield row
             for row in tail:
                 step = row["_step"]
                 if step <= last or step < lo or (hi is not None and step >= hi):
@@ -285,12 +292,13 @@ class Run:
             )
         os.makedirs(download_dir, exist_ok=True)
         paths, errors = [], {}
-        for i, src in enumerate(self._part_files()):
+        blobs = self._api.store.blobs
+        for i, key in enumerate(part_keys(blobs, self._stream())):
             dst = os.path.join(
                 download_dir, f"{self.entity}_{self.project}_{self.id}_{i}.runhistory.parquet"
             )
             try:
-                shutil.copyfile(src, dst)
+                blobs.get_file(key, dst)
                 paths.append(dst)
             except OSError as exc:
                 errors[dst] = str(exc)
@@ -324,17 +332,13 @@ class Run:
         Raises:
             ValueError: ``path`` is not a file or lies outside ``root``.
         """
-        from tracker.service.syncer import copy_file
-
         if not os.path.isfile(path):
             raise ValueError(f"upload_file(): {path} is not a file")
         name = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
         if name == os.pardir or name.startswith(os.pardir + os.sep):
             raise ValueError(f"upload_file(): {path} is outside root {root}")
         store = self._api.store
-        size, md5 = copy_file(
-            path, store.blob_path(self.entity, self.project, self.id, "files", name)
-        )
+        size, md5 = store.blobs.put_file(file_key(self.entity, self.project, self.id, name), path)
         store.write_files(
             self.entity,
             self.project,

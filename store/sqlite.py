@@ -1,23 +1,23 @@
-"""The local store: a SQLite catalogue (WAL) and per-run folders on disk.
+"""The SQLite catalogue of a local store: ``<store>/catalogue.db`` in WAL mode.
 
-Layout::
+WAL lets many readers (``tracker.Api``, the CLI) read while the sidecar writes. Each thread
+gets its own connection, since sqlite3 connections must not cross threads.
 
-    <store>/catalogue.db
-    <store>/runs/<entity>/<project>/<run_id>/history/part-00000.parquet
-    <store>/runs/<entity>/<project>/<run_id>/files/...
+The schema is versioned (SQLite's ``user_version``) and changed only by numbered migrations
+(:data:`MIGRATIONS`); a catalogue newer than this code is refused, never half understood.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import threading
 import time
 from typing import Any
 
-from tracker.store.base import ALERT_FIELDS, JSON_FIELDS, RUN_FIELDS, Store
+from tracker.errors import Error
+from tracker.store.base import ALERT_FIELDS, JSON_FIELDS, RUN_FIELDS, Catalogue
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -46,18 +46,25 @@ CREATE TABLE IF NOT EXISTS files (
 );
 """
 
+# MIGRATIONS[n] takes a catalogue from schema version n to n + 1. Version 0 is a new file, or
+# one written before versions were recorded, whose tables are version 1's: so the first
+# migration only creates what is missing. Add a migration; never edit one.
+MIGRATIONS: tuple[str, ...] = (_SCHEMA,)
+SCHEMA_VERSION = len(MIGRATIONS)
 
-class LocalStore(Store):
-    """A store in a local folder."""
+
+class SqliteCatalogue(Catalogue):
+    """The catalogue in ``<root>/catalogue.db`` (created with its tables when missing).
+
+    Args:
+        root: the store's folder.
+    """
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self.uri = "file://" + root
-        os.makedirs(os.path.join(root, "runs"), exist_ok=True)
+        os.makedirs(root, exist_ok=True)
         self._local = threading.local()
-        db = self._db()
-        with db:
-            db.executescript(_SCHEMA)
+        _migrate(os.path.join(root, "catalogue.db"))
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -69,7 +76,6 @@ class LocalStore(Store):
             self._local.db = db
         return db
 
-    # -- catalogue -------------------------------------------------------------------------
     def write_runs(self, records: list[dict[str, Any]]) -> None:
         db = self._db()
         with db:
@@ -183,39 +189,45 @@ class LocalStore(Store):
                     f"DELETE FROM {table} WHERE entity = ? AND project = ? AND run_id = ?",
                     (entity, project, run_id),
                 )
-        shutil.rmtree(self._run_root(entity, project, run_id), ignore_errors=True)
-
-    # -- blobs -----------------------------------------------------------------------------
-    def _run_root(self, entity: str, project: str, run_id: str) -> str:
-        for part in (entity, project, run_id):
-            if not part or "/" in part or part in (".", ".."):
-                raise ValueError(f"invalid path part {part!r}")
-        return os.path.join(self.root, "runs", entity, project, run_id)
-
-    def blob_path(self, entity: str, project: str, run_id: str, *parts: str) -> str:
-        return os.path.join(self._run_root(entity, project, run_id), *parts)
-
-    def list_blobs(self, entity: str, project: str, run_id: str, folder: str) -> list[str]:
-        base = os.path.join(self._run_root(entity, project, run_id), folder)
-        try:
-            names = sorted(n for n in os.listdir(base) if not n.startswith("."))
-        except FileNotFoundError:
-            return []
-        return [os.path.join(base, n) for n in names]
-
-    def delete_blob(self, path: str) -> None:
-        if not os.path.realpath(path).startswith(os.path.realpath(self.root) + os.sep):
-            raise ValueError(f"{path} is not in the store")
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def _migrate(path: str) -> None:
+    """Bring the catalogue at ``path`` to :data:`SCHEMA_VERSION`, one transaction per step.
+
+    Raises:
+        Error: the catalogue's schema is newer than this code's.
+    """
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)  # transactions by hand
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        while True:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise Error(
+                    f"{path} has catalogue schema version {version}, newer than this "
+                    f"tracker's {SCHEMA_VERSION}: upgrade tracker to use this store"
+                )
+            if version == SCHEMA_VERSION:
+                return
+            db.execute("BEGIN IMMEDIATE")  # one migrator at a time; the others wait, then see it
+            try:
+                if db.execute("PRAGMA user_version").fetchone()[0] == version:
+                    for statement in MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {version + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+    finally:
+        db.close()
 
 
 def _decode(row: sqlite3.Row) -> dict[str, Any]:
