@@ -79,6 +79,27 @@ class _RunRecord:
 
 
 @dataclass(slots=True)
+class _Request:
+    """A request that wants an answer: ``request_id`` first after the kind."""
+
+    request_id: int
+
+
+@dataclass(slots=True)
+class _RunRequest(_Request):
+    """A request about run ``token``."""
+
+    token: int
+
+
+@dataclass(slots=True)
+class _RunRequestRecord(_RunRequest):
+    """A persisted record of run ``token`` that wants an answer."""
+
+    seq: int
+
+
+@dataclass(slots=True)
 class Init:
     """Open a run, or take one over (``run_info.reattach``)."""
 
@@ -111,30 +132,32 @@ class Summary(_RunRecord):
 
 @dataclass(slots=True)
 class Config(_RunRecord):
+    """Config keys set by the training process (``run.config[k] = v``)."""
+
     KIND: ClassVar[Kind] = Kind.CONFIG
     data: dict[str, Any]
 
 
 @dataclass(slots=True)
-class DefineMetric:
+class DefineMetric(_RunRequestRecord):
+    """``define_metric``: answered with the definition in force."""
+
     KIND: ClassVar[Kind] = Kind.DEFINE_METRIC
-    request_id: int
-    token: int
-    seq: int
     spec: MetricSpec
 
 
 @dataclass(slots=True)
-class Finish:
+class Finish(_RunRequestRecord):
+    """Close the run: answered once everything is exported, copied and in the store."""
+
     KIND: ClassVar[Kind] = Kind.FINISH
-    request_id: int
-    token: int
-    seq: int
     exit_code: int | None
 
 
 @dataclass(slots=True)
 class Preempting(_RunRecord):
+    """``mark_preempting()``: a death from now on is ``preempted``."""
+
     KIND: ClassVar[Kind] = Kind.PREEMPTING
 
 
@@ -148,24 +171,30 @@ class RunUpdate(_RunRecord):
 
 @dataclass(slots=True)
 class Save(_RunRecord):
+    """``save()``: files to sync by policy."""
+
     KIND: ClassVar[Kind] = Kind.SAVE
     spec: SaveSpec
 
 
 @dataclass(slots=True)
 class Alert(_RunRecord):
+    """``alert()``: throttled and delivered by the sidecar."""
+
     KIND: ClassVar[Kind] = Kind.ALERT
     spec: AlertSpec
 
 
 @dataclass(slots=True)
 class Artifact(_RunRecord):
+    """An artifact record (its meaning comes with the artifacts issue)."""
+
     KIND: ClassVar[Kind] = Kind.ARTIFACT
     spec: dict[str, Any]
 
 
 @dataclass(slots=True)
-class EditRun:
+class EditRun(_Request):
     """Edits from the read API (``Api().run(p).update()``) to a run a sidecar holds.
 
     Persisted in the run's log (unsequenced: it comes from another process) and applied by
@@ -173,59 +202,60 @@ class EditRun:
     """
 
     KIND: ClassVar[Kind] = Kind.EDIT_RUN
-    request_id: int
     ref: RunRef
     changes: RunChanges
 
 
 @dataclass(slots=True)
-class Status:
+class Status(_RunRequest):
+    """How far the sidecar has got with run ``token`` (``run.status()``)."""
+
     KIND: ClassVar[Kind] = Kind.STATUS
-    request_id: int
-    token: int
 
 
 @dataclass(slots=True)
 class Heartbeat:
+    """The training process of run ``token`` is alive (one-way, never answered)."""
+
     KIND: ClassVar[Kind] = Kind.HEARTBEAT
     token: int
 
 
 @dataclass(slots=True)
-class GetSummary:
+class GetSummary(_RunRequest):
+    """Run ``token``'s summary as the sidecar computes it."""
+
     KIND: ClassVar[Kind] = Kind.GET_SUMMARY
-    request_id: int
-    token: int
 
 
 @dataclass(slots=True)
-class HistoryTail:
+class HistoryTail(_Request):
     """Committed rows not yet exported of run ``ref``, from ``min_step`` (inclusive)."""
 
     KIND: ClassVar[Kind] = Kind.HISTORY_TAIL
-    request_id: int
     ref: RunRef
     min_step: int
 
 
 @dataclass(slots=True)
-class SidecarStatus:
+class SidecarStatus(_Request):
+    """The sidecar's own state and every run it holds (``tracker-service status``)."""
+
     KIND: ClassVar[Kind] = Kind.SIDECAR_STATUS
-    request_id: int
 
 
 @dataclass(slots=True)
-class Shutdown:
+class Shutdown(_Request):
     """Stop the sidecar: runs of live training processes are handed over, the rest closed."""
 
     KIND: ClassVar[Kind] = Kind.SHUTDOWN
-    request_id: int
 
 
 @dataclass(slots=True)
-class Ping:
+class Ping(_Request):
+    """Is the sidecar there? Answered with its pid."""
+
     KIND: ClassVar[Kind] = Kind.PING
-    request_id: int
 
 
 Message = (

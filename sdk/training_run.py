@@ -7,6 +7,7 @@ and hands it to the transport. Steps follow W&B's rules and are tracked here too
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import operator
@@ -750,26 +751,14 @@ def _plain(key: str, value: Any) -> Any:
 
 def _status_from(body: dict) -> RunStatus:
     reply = RunStatusReply.from_wire(body)
-    return RunStatus(
-        sync_items_total=reply.sync_items_total,
-        sync_items_pending=reply.sync_items_pending,
+    fields = {f.name: getattr(reply, f.name) for f in dataclasses.fields(RunStatus)}
+    fields.update(
         sync_time=_utc(reply.sync_time),
-        last_step_committed=reply.last_step_committed,
-        history_rows_exported=reply.history_rows_exported,
-        files_pending=reply.files_pending or {"live": 0, "now": 0, "end": 0},
-        files_bytes_copied=reply.files_bytes_copied,
-        files_copies=reply.files_copies,
-        file_errors=tuple(reply.file_errors),
-        alerts_sent=reply.alerts_sent,
-        alerts_throttled=reply.alerts_throttled,
-        steps_dropped=reply.steps_dropped,
-        first_dropped_step=reply.first_dropped_step,
-        first_dropped_key=reply.first_dropped_key,
-        state=reply.state,
-        log_bytes=reply.log_bytes,
-        log_synced_bytes=reply.log_synced_bytes,
         log_synced_at=_utc(reply.log_synced_at),
+        file_errors=tuple(reply.file_errors),
+        files_pending=reply.files_pending or {"live": 0, "now": 0, "end": 0},
     )
+    return RunStatus(**fields)
 
 
 def _utc(ts: float | None) -> datetime.datetime | None:

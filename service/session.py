@@ -68,8 +68,6 @@ class RunSession:
         self.preempting = False
         self.finishing: str | None = None
         self.finish_waiters: list[Callable[[dict], None]] = []
-        self.created = time.time()
-        self.last_activity = time.monotonic()
         self.last_catalogue = 0.0
         self.dirty = True
         self._last_files_refresh = 0.0
@@ -82,60 +80,68 @@ class RunSession:
         self.ident: bytes | None = None  # the SDK socket that acknowledgements go to
         self.last_seq = 0  # highest sequence number applied
         self.acked_seq = 0
-        self.last_resend_request = 0.0
 
+        self.settings = info.settings
         previous = previous or {}
-        self.config = dict(previous.get("config") or {})
-        self.config.update(info.config or {})
-        self.summary = SummaryState.from_state(previous.get("summary_state"))
-        self.base_rows = previous.get("rows_committed", 0) or 0
-        starting_step = (previous.get("last_step", -1) + 1) if self.resumed else 0
-        if self.resumed:
-            for key in ("name", "notes", "group_name", "job_type"):
-                attr = "group" if key == "group_name" else key
-                if getattr(info, attr) is None and previous.get(key) is not None:
-                    setattr(info, attr, previous[key])
-            if not info.tags_given:
-                info.tags = previous.get("tags") or []
-            self.created_at = previous.get("created_at") or info.start_time
-        else:
-            self.created_at = info.start_time
+        starting_step = self._restore(info, previous)
         self.history: HistoryWriter | None = None
         self.system: HistoryWriter | None = None
         self.system_latest: dict[str, Any] = dict(previous.get("system_metrics") or {})
-        if self.store is not None and exporter is not None:
-            ref = (self.entity, self.project, self.run_id)
-            blobs = self.store.blobs
-            # system parts go on after those in the store (none is replayed from the log)
-            self.system = HistoryWriter(
-                exporter, blobs, stream_prefix(*ref, "system"), None, 0, self.log
-            )
-            first_part = previous.get("history_parts", 0) or 0
-            self.history = HistoryWriter(
-                exporter,
-                blobs,
-                stream_prefix(*ref, "history"),
-                first_part,
-                previous.get("rows_exported", 0) or 0,
-                self.log,
-            )
-            on_row = self.history.add
-        else:
-            on_row = _discard
         self.committer = Committer(
             starting_step,
             info.start_time,
             float(previous.get("runtime") or 0.0),
             self.summary,
-            on_row,
+            self._history_writers(exporter, previous),
         )
-        self.settings = info.settings
         self.txlog = (
             TxLogWriter(self.txlog_path, self.settings.fsync_interval) if write_txlog else None
         )
         self.alerts = AlertBook(self.run_dir, f"{self.entity}/{self.project}/{self.run_id}")
+        self.files = self._file_syncer(copier, watcher)
+
+    def _restore(self, info: RunInfo, previous: dict[str, Any]) -> int:
+        """Take over what the store knew of a resumed run; return the starting step."""
+        self.config = dict(previous.get("config") or {})
+        self.config.update(info.config or {})
+        self.summary = SummaryState.from_state(previous.get("summary_state"))
+        self.base_rows = previous.get("rows_committed", 0) or 0
+        self.created_at = previous.get("created_at") or info.start_time
+        if not self.resumed:
+            return 0
+        for key in ("name", "notes", "group_name", "job_type"):
+            attr = "group" if key == "group_name" else key
+            if getattr(info, attr) is None and previous.get(key) is not None:
+                setattr(info, attr, previous[key])
+        if not info.tags_given:
+            info.tags = previous.get("tags") or []
+        return previous.get("last_step", -1) + 1
+
+    def _history_writers(
+        self, exporter: Exporter | None, previous: dict[str, Any]
+    ) -> Callable[[dict], None]:
+        """The history and system streams' writers; return where committed rows go."""
+        if self.store is None or exporter is None:
+            return _discard
+        ref = (self.entity, self.project, self.run_id)
+        blobs = self.store.blobs
+        # system parts go on after those in the store (none is replayed from the log)
+        self.system = HistoryWriter(
+            exporter, blobs, stream_prefix(*ref, "system"), None, 0, self.log
+        )
+        self.history = HistoryWriter(
+            exporter,
+            blobs,
+            stream_prefix(*ref, "history"),
+            previous.get("history_parts", 0) or 0,
+            previous.get("rows_exported", 0) or 0,
+            self.log,
+        )
+        return self.history.add
+
+    def _file_syncer(self, copier: Copier | None, watcher: Any) -> FileSyncer:
         online = self.store is not None and copier is not None
-        self.files = FileSyncer(
+        return FileSyncer(
             self.run_dir,
             copier if online else None,
             self.store.blobs if online else None,

@@ -483,15 +483,7 @@ class Transport:
                     self._spill.close()
 
 
-def request(
-    target: Transport | Any,
-    kind: proto.Kind,
-    *fields: Any,
-    timeout: float,
-    check: Callable[[], Any] | None = None,
-    token: int = 0,
-    seq: int = 0,
-) -> Any:
+def request(target: Transport | Any, kind: proto.Kind, *fields: Any, **options: Any) -> Any:
     """Ask a sidecar something and wait for the answer: the one way to send a request.
 
     Args:
@@ -500,10 +492,8 @@ def request(
             which a short-lived connection is opened and closed.
         kind: the request's kind.
         *fields: the fields after the request id (see ``tracker.proto.messages.FIELDS``).
-        timeout: seconds to wait for the answer.
-        check: see :meth:`Transport.deliver`.
-        token: see :meth:`Transport.deliver`.
-        seq: see :meth:`Transport.deliver`.
+        **options: ``timeout`` (seconds, required), and ``check``, ``token``, ``seq`` as
+            for :meth:`Transport.deliver`.
 
     Returns:
         The body of the answer.
@@ -516,9 +506,9 @@ def request(
         >>> request(sidecar_paths(store), Kind.PING, timeout=2.0)["pid"]
     """
     if isinstance(target, Transport):
-        return target.deliver(kind, *fields, timeout=timeout, check=check, token=token, seq=seq)
+        return target.deliver(kind, *fields, **options)
     transport = Transport(getattr(target, "endpoint", target))
     try:
-        return transport.deliver(kind, *fields, timeout=timeout, check=check)
+        return transport.deliver(kind, *fields, **options)
     finally:
         transport.close(linger=0)
