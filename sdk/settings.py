@@ -220,8 +220,16 @@ def setting_variables() -> dict[str, str]:
 
 
 def default_store() -> str:
-    """The store folder: ``TRACKER_STORE`` or ``~/.tracker/store``, absolute."""
+    """The store folder: ``TRACKER_STORE`` or ``~/.tracker/store``, absolute.
+
+    Raises:
+        Error: ``TRACKER_STORE`` names a scheme no backend serves (never a folder named
+            after the URI).
+    """
+    from tracker.store.uri import parse_store_uri  # pure Python: import tracker stays light
+
     raw = Env.get(Env.STORE) or os.path.join(os.path.expanduser("~"), ".tracker", "store")
-    if raw.startswith("file://"):
-        raw = raw[len("file://") :]
-    return os.path.abspath(os.path.expanduser(raw))
+    try:
+        return parse_store_uri(raw).path
+    except Error as exc:
+        raise Error(f"TRACKER_STORE: {exc}") from None

@@ -90,6 +90,8 @@ def init(
     notes = _text("notes", notes, optional=True)
     tag_list = _tags(tags)
     config_dict = _config(config)
+    if mode != "disabled":
+        default_store()  # a store URI no backend serves fails here, before any folder is made
 
     start_time = time.time()
     root = os.path.abspath(dir or Env.get(Env.DIR) or os.getcwd())
