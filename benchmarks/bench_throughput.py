@@ -5,9 +5,10 @@ every row back with plain pyarrow from the store's folder. Prints rows/s from th
 ``log`` until ``finish()`` returned, how long ``finish()`` took after the last ``log``, the
 parts exported while the run went on and the history files left after the compaction at
 finish (with the compaction's seconds, from the run's sidecar log), the training process's
-RSS growth and the sidecar's peak RSS (VmHWM).
+RSS growth and the sidecar's peak RSS (VmHWM). The transaction log is fsynced as in
+production (group commit every ``--fsync-interval`` seconds, default 0.2).
 
-Usage: python benchmarks/bench_throughput.py [--rows N] [--keys 1 10]
+Usage: python benchmarks/bench_throughput.py [--rows N] [--keys 1 10] [--fsync-interval S]
 """
 
 import argparse
@@ -67,6 +68,7 @@ def one(rows: int, keys: int) -> None:
     for i in range(rows):
         log(payloads[i % 1000])
     t_last = time.perf_counter()
+    fsyncs = sidecar_fsyncs()
     run.finish()
     t_done = time.perf_counter()
     growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base_rss
@@ -90,16 +92,30 @@ def one(rows: int, keys: int) -> None:
         f"{rows:,} rows x {keys} scalar(s): {rows / (t_done - t0):,.0f} rows/s end to end "
         f"(log loop {rows / (t_last - t0):,.0f} calls/s); finish() returned {t_done - t_last:.2f} s "
         f"after the last log; {merge}; all {rows:,} rows read back in {read_s:.2f} s; "
-        f"training RSS +{max(growth, 0):.1f} MB; sidecar peak RSS {peak_mb(pid):.0f} MB"
+        f"training RSS +{max(growth, 0):.1f} MB; sidecar peak RSS {peak_mb(pid):.0f} MB; "
+        f"transaction log fsynced every {os.environ['TRACKER_FSYNC_INTERVAL']} s "
+        f"({fsyncs} fsyncs by the end of the log loop)"
     )
+
+
+def sidecar_fsyncs() -> int:
+    """How many fsyncs of transaction logs the store's sidecar has done."""
+    from tracker.client.control import sidecar_statuses
+    from tracker.settings import default_store
+
+    return sum(s.get("fsyncs", 0) for s in sidecar_statuses(default_store()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keys", type=int, nargs="*", default=[1, 10])
+    parser.add_argument(
+        "--fsync-interval", default="0.2", help="settings.fsync_interval (0: every flush)"
+    )
     args = parser.parse_args()
     private_env()
+    os.environ["TRACKER_FSYNC_INTERVAL"] = args.fsync_interval
     for k in args.keys:
         one(args.rows, k)
 

@@ -17,8 +17,8 @@ from tracker.store.tables import conform, unify_schemas
 
 ROWS_PER_GROUP = 1_000_000  # the most rows in one row group
 # ...and about this much Arrow data per row group: a row group is built in memory (about
-# twice this at the peak) and the sidecar must stay small; 1M rows of one scalar fit.
-GROUP_BYTES = 32 << 20
+# twice this at the peak) and the sidecar must stay small: ~130k rows of one scalar.
+GROUP_BYTES = 4 << 20
 MIN_ROWS_PER_GROUP = 10_000
 
 
@@ -50,7 +50,12 @@ def compact_parts(blobs: BlobStore, keys: list[str], dest: str) -> int:
             metas.append(pq.read_metadata(fh))
     expected = sum(m.num_rows for m in metas)
     schema = unify_schemas(m.schema.to_arrow_schema() for m in metas)
-    with blobs.writer(dest) as out, pq.ParquetWriter(out, schema, compression="zstd") as writer:
+    with (
+        blobs.writer(dest) as out,
+        pq.ParquetWriter(
+            out, schema, compression="zstd", use_dictionary=_dictionary_columns(schema)
+        ) as writer,
+    ):
         written = _copy_rows(blobs, keys, schema, writer)
         if written != expected:  # raised inside: the compacted file never appears
             raise ValueError(f"compaction read {written} rows of {expected}")
@@ -83,6 +88,14 @@ def _copy_rows(blobs: BlobStore, keys: list[str], schema: Any, writer: Any) -> i
         writer.write_table(pa.concat_tables(pending), row_group_size=buffered)
         written += buffered
     return written
+
+
+def _dictionary_columns(schema: Any) -> list[str]:
+    """Text columns: dictionary encoding pays there; on numbers it costs the writer a hash
+    table per row group (about 3x the sidecar's memory at the peak) for files no smaller."""
+    import pyarrow as pa
+
+    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
 
 
 def _group_rows(sample: Any) -> int:

@@ -40,7 +40,8 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # The SDK cuts batches at 64 KiB, so a batch holds one large message plus at most this much.
 BATCH_SLACK = 128 * 1024
 BURST = 64  # batches read before the logs are flushed and acknowledged
-NOTICE_PERIOD = 0.5  # at most one unknown-run or resend notice per peer and run this often
+NOTICE_PERIOD = 0.5
+HURRY_POLL_MS = 5  # at most one unknown-run or resend notice per peer and run this often
 
 
 class Request:
@@ -96,18 +97,24 @@ class Ingest:
         self.sock = sock
 
     # -- the loop --------------------------------------------------------------------------
-    def serve(self, tick: Callable[[float, bool], bool], period: float) -> None:
-        """Read until ``tick(now, busy)`` (called at least every ``period`` s) says stop."""
+    def serve(
+        self, tick: Callable[[float, bool], bool], period: float, hurry: Callable[[], bool]
+    ) -> None:
+        """Read until ``tick(now, busy)`` says stop; it is called at least every ``period``
+        seconds, and after every read while ``hurry()`` (a run is finishing: its waiter is
+        answered as soon as its last stage is done, not at the next tick)."""
         sock = self.sock
         next_tick = 0.0
         while True:
-            busy = bool(sock.poll(int(period * 1000), zmq.POLLIN))
+            urgent = hurry()
+            wait_ms = HURRY_POLL_MS if urgent else int(period * 1000)
+            busy = bool(sock.poll(wait_ms, zmq.POLLIN))
             if busy:
                 self.read_burst()
                 self.last_activity = time.monotonic()
             self.flush()
             now = time.monotonic()
-            if now >= next_tick:
+            if urgent or now >= next_tick:
                 next_tick = now + period
                 if tick(now, busy) and not sock.poll(0, zmq.POLLIN):
                     return

@@ -210,7 +210,13 @@ class Sidecar:
 
     # -- the tick: drain the stages, tend every run ----------------------------------------
     def serve(self) -> None:
-        self.ingest.serve(self.tick, TICK_PERIOD)
+        self.ingest.serve(self.tick, TICK_PERIOD, self.hurry)
+
+    def hurry(self) -> bool:
+        """A run is finishing, or the sidecar stopping: tend to it after every read."""
+        return self.stopping or any(
+            s.finishing is not None for s in self.registry.sessions.values()
+        )
 
     def tick(self, now: float, busy: bool) -> bool:
         """Housekeeping between bursts; True when the sidecar should exit."""

@@ -46,10 +46,15 @@ def conform(table: Any, schema: Any) -> Any:
     """``table`` with exactly the columns of ``schema``: cast where needed, nulls where absent."""
     import pyarrow as pa
 
+    if table.schema.equals(schema):
+        return table
+    # by position: name lookups on a table are linear, and runs log 10,000 keys
+    index = {name: i for i, name in enumerate(table.column_names)}
     columns = []
     for field in schema:
-        if field.name in table.column_names:
-            column = table.column(field.name)
+        i = index.get(field.name)
+        if i is not None:
+            column = table.column(i)
             columns.append(column if column.type == field.type else column.cast(field.type))
         else:
             columns.append(pa.nulls(table.num_rows, field.type))
