@@ -34,8 +34,8 @@ def child() -> dict:
 
 
 def stop_sidecar() -> None:
-    from tracker.client.runtime import sidecar_alive, sidecar_paths
     from tracker.client.control import stop
+    from tracker.client.runtime import sidecar_alive, sidecar_paths
     from tracker.settings import default_store
 
     paths = sidecar_paths(default_store())

@@ -27,7 +27,6 @@ _STORE_HELP = "Store folder or file:// URI (default: TRACKER_STORE, else ~/.trac
 
 def _store(store: str | None) -> str:
     from tracker.settings import default_store
-
     from tracker.store.uri import parse_store_uri
 
     return parse_store_uri(store).path if store else default_store()
