@@ -14,7 +14,6 @@ on first use of ``tracker.Api``.
 
 from __future__ import annotations
 
-import logging as _logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,9 +25,6 @@ from tracker.start import init
 from tracker.training_run import Run, RunStatus
 
 __version__ = "0.1.0"
-
-# A library's logger stays quiet unless the application configures logging.
-_logging.getLogger("tracker").addHandler(_logging.NullHandler())
 
 __all__ = [
     "AlertLevel",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import logging
 import operator
 import os
 import sys
@@ -32,7 +31,6 @@ from tracker.settings import Settings
 from tracker.values import flatten
 
 _CONTROL_TIMEOUT = 30.0
-_log = logging.getLogger("tracker")
 
 
 @dataclass(frozen=True)
@@ -673,7 +671,7 @@ class Run:
             f"complete the run with: tracker-service sync {self.dir}"
         )
         self.debug(msg)
-        _log.warning(msg)
+        _logger().warning(msg)
         self._print(msg)
 
     def _progress(self, done: threading.Event) -> None:
@@ -763,3 +761,14 @@ def _status_from(body: dict) -> RunStatus:
 
 def _utc(ts: float | None) -> datetime.datetime | None:
     return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc) if ts else None
+
+
+def _logger() -> Any:
+    """The ``tracker`` logger, quiet unless the application configures logging (``logging``
+    costs ``import tracker`` 17 ms, so it is imported when there is something to say)."""
+    import logging
+
+    logger = logging.getLogger("tracker")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger

@@ -10,6 +10,15 @@ API's live tail and the CLI.
 - :mod:`~tracker.client.control`: requests from outside a run (status, start, stop).
 """
 
-from tracker.client.transport import request
+from typing import Any
+
+
+def request(*args: Any, **options: Any) -> Any:
+    """:func:`tracker.client.transport.request` (imported on first use: ``zmq`` is not
+    needed by ``import tracker``, only once a run starts)."""
+    from tracker.client.transport import request as _request
+
+    return _request(*args, **options)
+
 
 __all__ = ["request"]
