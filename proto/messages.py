@@ -70,7 +70,7 @@ class Kind(IntEnum):
 # Fields typed with a Payload class travel as maps (see tracker.proto.payloads).
 
 
-@dataclass(slots=True)
+@dataclass
 class _RunRecord:
     """A persisted record of run ``token`` with its sequence number ``seq``."""
 
@@ -78,28 +78,28 @@ class _RunRecord:
     seq: int
 
 
-@dataclass(slots=True)
+@dataclass
 class _Request:
     """A request that wants an answer: ``request_id`` first after the kind."""
 
     request_id: int
 
 
-@dataclass(slots=True)
+@dataclass
 class _RunRequest(_Request):
     """A request about run ``token``."""
 
     token: int
 
 
-@dataclass(slots=True)
+@dataclass
 class _RunRequestRecord(_RunRequest):
     """A persisted record of run ``token`` that wants an answer."""
 
     seq: int
 
 
-@dataclass(slots=True)
+@dataclass
 class Init:
     """Open a run, or take one over (``run_info.reattach``)."""
 
@@ -108,7 +108,7 @@ class Init:
     run_info: RunInfo
 
 
-@dataclass(slots=True)
+@dataclass
 class Log:
     """One ``log`` call: ``step`` as the user gave it (or None), ``data`` flattened."""
 
@@ -121,7 +121,7 @@ class Log:
     data: dict[str, Any]
 
 
-@dataclass(slots=True)
+@dataclass
 class Summary(_RunRecord):
     """Manual summary overrides (``set``) and removals (``remove``)."""
 
@@ -130,7 +130,7 @@ class Summary(_RunRecord):
     remove: list[str]
 
 
-@dataclass(slots=True)
+@dataclass
 class Config(_RunRecord):
     """Config keys set by the training process (``run.config[k] = v``)."""
 
@@ -138,7 +138,7 @@ class Config(_RunRecord):
     data: dict[str, Any]
 
 
-@dataclass(slots=True)
+@dataclass
 class DefineMetric(_RunRequestRecord):
     """``define_metric``: answered with the definition in force."""
 
@@ -146,7 +146,7 @@ class DefineMetric(_RunRequestRecord):
     spec: MetricSpec
 
 
-@dataclass(slots=True)
+@dataclass
 class Finish(_RunRequestRecord):
     """Close the run: answered once everything is exported, copied and in the store."""
 
@@ -154,14 +154,14 @@ class Finish(_RunRequestRecord):
     exit_code: int | None
 
 
-@dataclass(slots=True)
+@dataclass
 class Preempting(_RunRecord):
     """``mark_preempting()``: a death from now on is ``preempted``."""
 
     KIND: ClassVar[Kind] = Kind.PREEMPTING
 
 
-@dataclass(slots=True)
+@dataclass
 class RunUpdate(_RunRecord):
     """Edits from the training process (``run.name = ...``)."""
 
@@ -169,7 +169,7 @@ class RunUpdate(_RunRecord):
     changes: RunChanges
 
 
-@dataclass(slots=True)
+@dataclass
 class Save(_RunRecord):
     """``save()``: files to sync by policy."""
 
@@ -177,7 +177,7 @@ class Save(_RunRecord):
     spec: SaveSpec
 
 
-@dataclass(slots=True)
+@dataclass
 class Alert(_RunRecord):
     """``alert()``: throttled and delivered by the sidecar."""
 
@@ -185,7 +185,7 @@ class Alert(_RunRecord):
     spec: AlertSpec
 
 
-@dataclass(slots=True)
+@dataclass
 class Artifact(_RunRecord):
     """An artifact record (its meaning comes with the artifacts issue)."""
 
@@ -193,7 +193,7 @@ class Artifact(_RunRecord):
     spec: dict[str, Any]
 
 
-@dataclass(slots=True)
+@dataclass
 class EditRun(_Request):
     """Edits from the read API (``Api().run(p).update()``) to a run a sidecar holds.
 
@@ -206,14 +206,14 @@ class EditRun(_Request):
     changes: RunChanges
 
 
-@dataclass(slots=True)
+@dataclass
 class Status(_RunRequest):
     """How far the sidecar has got with run ``token`` (``run.status()``)."""
 
     KIND: ClassVar[Kind] = Kind.STATUS
 
 
-@dataclass(slots=True)
+@dataclass
 class Heartbeat:
     """The training process of run ``token`` is alive (one-way, never answered)."""
 
@@ -221,14 +221,14 @@ class Heartbeat:
     token: int
 
 
-@dataclass(slots=True)
+@dataclass
 class GetSummary(_RunRequest):
     """Run ``token``'s summary as the sidecar computes it."""
 
     KIND: ClassVar[Kind] = Kind.GET_SUMMARY
 
 
-@dataclass(slots=True)
+@dataclass
 class HistoryTail(_Request):
     """Committed rows not yet exported of run ``ref``, from ``min_step`` (inclusive)."""
 
@@ -237,21 +237,21 @@ class HistoryTail(_Request):
     min_step: int
 
 
-@dataclass(slots=True)
+@dataclass
 class SidecarStatus(_Request):
     """The sidecar's own state and every run it holds (``tracker-service status``)."""
 
     KIND: ClassVar[Kind] = Kind.SIDECAR_STATUS
 
 
-@dataclass(slots=True)
+@dataclass
 class Shutdown(_Request):
     """Stop the sidecar: runs of live training processes are handed over, the rest closed."""
 
     KIND: ClassVar[Kind] = Kind.SHUTDOWN
 
 
-@dataclass(slots=True)
+@dataclass
 class Ping(_Request):
     """Is the sidecar there? Answered with its pid."""
 

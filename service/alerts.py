@@ -13,8 +13,6 @@ import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -104,6 +102,9 @@ class WebhookSender(Worker):
         self.submit(lambda: self._post(url, data, max(1, attempts)), on_done, "webhook")
 
     def _post(self, url: str, data: bytes, attempts: int) -> str:
+        import urllib.error  # 17 ms of a sidecar's start, paid by the first alert instead
+        import urllib.request
+
         delay = FIRST_BACKOFF
         error = "not sent"
         for attempt in range(1, attempts + 1):
