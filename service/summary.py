@@ -111,7 +111,18 @@ class SummaryState:
             self.defs[name] = merged
         self._resolved.clear()
         self._plain = False
+        self._seed_aggregates()
         return merged
+
+    def _seed_aggregates(self) -> None:
+        """Keys logged before their definition start their aggregates from their last value
+        (the earlier ones are gone), so the summary keeps what is known instead of ``{}``."""
+        for key, value in self.last.items():
+            if key not in self.aggs:
+                spec = self.resolve(key)
+                if spec is not None and spec.get("summary"):
+                    agg = self.aggs[key] = Agg()
+                    agg.add(value)
 
     def resolve(self, key: str) -> dict | None:
         try:
