@@ -292,6 +292,9 @@ class Sampler:
     def drain(self) -> list[tuple[int, float, dict]]:
         return drain(self.samples)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the sampling thread (a reading in progress finishes first)."""
         self._stop = True
         self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

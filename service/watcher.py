@@ -90,6 +90,7 @@ class ChangeWatcher:
             changed, self._changed = self._changed, set()
         return changed
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         if self._observer is not None:
             self._observer.stop()
+            self._observer.join(timeout)
