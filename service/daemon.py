@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     def _terminate(signum: int, frame: Any) -> None:
-        sidecar.stopping = True
+        sidecar.stop()
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.SIG_IGN)

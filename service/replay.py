@@ -26,7 +26,8 @@ APPLY: dict[Kind, Callable[[RunSession, Any], Any]] = {
     Kind.RUN_UPDATE: lambda s, m: s.on_changes(m.changes),
     Kind.EDIT_RUN: lambda s, m: s.on_changes(m.changes),
     Kind.SAVE: lambda s, m: s.on_save(m.spec),
-    Kind.ALERT: lambda s, m: s.on_alert(m.spec),
+    # alerts.jsonl has the alert already; the live path (which also delivers) writes it
+    Kind.ALERT: lambda s, m: s.on_alert(m.spec, write_file=False),
     Kind.ARTIFACT: lambda s, m: None,  # given meaning by the artifacts issue
 }
 
@@ -48,9 +49,7 @@ def apply_records(
         last_seq = max(last_seq, seq)
         if kind == Kind.FINISH:
             return True, msg.exit_code, last_seq
-        if kind == Kind.ALERT:
-            sess.on_alert(msg.spec, write_file=False)  # alerts.jsonl has it already
-        elif kind == Kind.SAVE and save_spec is not None:
+        if kind == Kind.SAVE and save_spec is not None:
             sess.on_save(save_spec(msg.spec))
         elif kind in APPLY:
             APPLY[kind](sess, msg)

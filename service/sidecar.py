@@ -162,8 +162,14 @@ class Sidecar:
             request.answer(HistoryTailReply(rows=rows, running=sess.state not in TERMINAL))
 
     def on_shutdown(self, msg: Any, raw: bytes, request: Request) -> None:
-        self.stopping = True
+        self.stop()
         request.answer({"stopping": True})
+
+    def stop(self) -> None:
+        """Stop (``tracker-service stop``, SIGTERM): runs of live processes are handed over,
+        and their records are no longer answered with unknown-run notices."""
+        self.stopping = True
+        self.ingest.quiet = True
 
     # -- records ---------------------------------------------------------------------------
     def on_define_metric(self, sess: RunSession, msg: Any, request: Request) -> None:
@@ -284,7 +290,6 @@ class Sidecar:
         )
 
     def should_exit(self, now: float) -> bool:
-        self.ingest.quiet = self.stopping
         if self.registry.sessions:
             return False
         if self.webhooks.pending and not self.stopping:

@@ -95,16 +95,12 @@ class Worker:
 
     def run_completed(self) -> int:
         """Run the callbacks of finished jobs (on the owner's thread); return how many."""
-        n = 0
-        while True:
-            try:
-                on_done, result = self._done.get_nowait()
-            except queue.Empty:
-                return n
-            n += 1
-            self.finished += 1
+        done = drain(self._done)
+        self.finished += len(done)
+        for on_done, result in done:
             if on_done is not None:
                 on_done(result)
+        return len(done)
 
     def _loop(self) -> None:
         self.warm_up()
