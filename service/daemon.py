@@ -17,7 +17,7 @@ import signal
 import sys
 from typing import Any
 
-from tracker.client.runtime import sidecar_paths
+from tracker.client.runtime import SidecarPaths, sidecar_paths
 from tracker.service.sidecar import Sidecar
 from tracker.settings import Env
 
@@ -44,14 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     store_path = args.store[len("file://") :] if args.store.startswith("file://") else args.store
     paths = sidecar_paths(store_path)
-    lock_fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            log.info("another sidecar already serves %s", store_path)
-            return 0
-        raise
+    lock_fd = _take_lock(paths.lock)
+    if lock_fd is None:
+        log.info("another sidecar already serves %s", store_path)
+        return 0
     sidecar = Sidecar(
         store_path, args.idle_timeout, paths.endpoint, paths.socket, file_watch=Env.file_watch()
     )
@@ -61,16 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    info = {
-        "pid": os.getpid(),
-        "store": paths.store,
-        "endpoint": paths.endpoint,
-        "started": sidecar.started,
-    }
-    tmp = paths.info + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(info, fh)
-    os.replace(tmp, paths.info)
+    _write_info(paths, sidecar.started)
     log.info("sidecar %d serving %s at %s", os.getpid(), paths.store, paths.endpoint)
     try:
         sidecar.serve()
@@ -89,3 +76,30 @@ def main(argv: list[str] | None = None) -> int:
         fcntl.flock(lock_fd, fcntl.LOCK_UN)
         os.close(lock_fd)
     return 0
+
+
+def _take_lock(path: str) -> int | None:
+    """The store's sidecar lock, held by the returned descriptor; None if another holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return None
+        raise
+    return fd
+
+
+def _write_info(paths: SidecarPaths, started: float) -> None:
+    """The info file through which SDKs and the CLI find this sidecar (written atomically)."""
+    info = {
+        "pid": os.getpid(),
+        "store": paths.store,
+        "endpoint": paths.endpoint,
+        "started": started,
+    }
+    tmp = paths.info + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(info, fh)
+    os.replace(tmp, paths.info)
