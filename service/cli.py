@@ -22,14 +22,17 @@ console = Console()
 
 
 # Every command acts on one store: --store, else TRACKER_STORE, else the default (§9).
-_STORE_HELP = "Store folder or file:// URI (default: TRACKER_STORE, else ~/.tracker/store)."
+_STORE_HELP = (
+    "Store folder, file:// or postgresql://...?blobs=s3://... URI "
+    "(default: TRACKER_STORE, else ~/.tracker/store)."
+)
 
 
 def _store(store: str | None) -> str:
     from tracker.settings import default_store
     from tracker.store.uri import parse_store_uri
 
-    return parse_store_uri(store).path if store else default_store()
+    return parse_store_uri(store).location if store else default_store()
 
 
 def _ago(ts: float | None) -> str:
