@@ -83,6 +83,14 @@ def _print_sidecar(sc: SidecarStatusReply) -> None:
     )
     if sc.rejected:
         typer.echo(f"  rejected messages: {sc.rejected}")
+    backlog = sc.backlog or {}
+    if backlog.get("failing_since") or backlog.get("export_errors"):
+        typer.echo(
+            f"  store unreachable since {_ago(backlog.get('failing_since'))}: backlog "
+            f"{backlog.get('catalogue_writes', 0)} catalogue writes, "
+            f"{backlog.get('history_rows', 0)} history rows, {backlog.get('files', 0)} files "
+            f"(kept in the transaction logs; retried)"
+        )
     for stage, err in sc.errors.items():
         typer.echo(
             f"  {stage}: {err['count']} failure(s), last {_ago(err.get('at'))}: {err.get('last')}"

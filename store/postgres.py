@@ -84,23 +84,33 @@ class PostgresCatalogue(SqlCatalogue):
             self._local.db = None
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        try:
-            with self._db().cursor() as cur:
-                cur.execute(sql, args)
-                return cur.fetchall()
-        except Exception:
-            self._forget_broken()
-            raise
+        """Rows of one read; a read on a connection the server dropped is made again once."""
+        for attempt in (1, 2):
+            db = self._db()
+            try:
+                with db.cursor() as cur:
+                    cur.execute(sql, args)
+                    return cur.fetchall()
+            except Exception:
+                # a lone read is safe to repeat; one inside a transaction is not ours to redo
+                reconnect = db.broken and attempt == 1 and not getattr(self._local, "tx", False)
+                self._forget_broken()
+                if not reconnect:
+                    raise
+        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Callable[[str, Sequence[Any]], None]]:
         db = self._db()
+        self._local.tx = True
         try:
             with db.transaction(), db.cursor() as cur:
                 yield lambda sql, args: cur.execute(sql, args)
         except Exception:
             self._forget_broken()
             raise
+        finally:
+            self._local.tx = False
 
     def _migrate(self) -> None:
         """Bring the database to :data:`SCHEMA_VERSION`, all steps in one transaction.
