@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from tracker.proto.payloads import RunStatusReply, SidecarStatusReply
+from tracker.store.uri import redact
 
 app = typer.Typer(
     help="Manage the tracker sidecar and the store.",
@@ -63,11 +64,13 @@ def status(
         )
         return
     if not sidecars:
-        where = "" if all_stores else f" (store {_store(store)})"
+        where = "" if all_stores else f" (store {redact(_store(store))})"
         console.print(f"No tracker sidecar is running.{where}")
     for sc in sidecars:
         if "error" in sc:
-            console.print(f"[red]sidecar for {sc['store']} does not answer: {sc['error']}[/red]")
+            console.print(
+                f"[red]sidecar for {redact(sc['store'])} does not answer: {sc['error']}[/red]"
+            )
         else:
             _print_sidecar(SidecarStatusReply.from_wire(sc))
     if offline:
@@ -152,13 +155,13 @@ def stop(
 
     targets = running_sidecars(None if all_stores else _store(store))
     if not targets:
-        where = "" if all_stores else f" (store {_store(store)})"
+        where = "" if all_stores else f" (store {redact(_store(store))})"
         console.print(f"No tracker sidecar is running.{where}")
         return
     for paths in targets:
         ok = stop_sidecar(paths)
         # echo, not rich: a path wrapped over two lines cannot be copied
-        typer.echo(f"{'stopped' if ok else 'still stopping'}: sidecar for {paths.store}")
+        typer.echo(f"{'stopped' if ok else 'still stopping'}: sidecar for {redact(paths.store)}")
 
 
 @app.command()

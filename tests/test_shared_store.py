@@ -183,3 +183,36 @@ def test_aws_variables_alone_reach_the_s3_service_and_uri_options_win(shared_uri
     dead = f"{shared_uri}&endpoint_override=http://127.0.0.1:{free_port()}&request_timeout=1"
     with pytest.raises(OSError):
         open_store(dead).blobs.list("runs/")
+
+
+# -- sync ----------------------------------------------------------------------------------
+def test_sync_pushes_offline_and_local_store_runs_into_the_shared_store(
+    shared_uri, run_script, tracker_env
+):
+    proc = run_script(
+        """
+        import tracker
+        off = tracker.init(project="moved", mode="offline", config={"where": "offline"})
+        for i in range(120):
+            off.log({"a": i})
+        off.finish()
+        local = tracker.init(project="moved", config={"where": "local"})  # the local store
+        for i in range(80):
+            local.log({"a": i})
+        local.finish()
+        print(off.dir, local.dir)
+        """,
+        check=True,
+    )
+    offline_dir, local_dir = proc.stdout.split()[-2:]
+    assert tracker.Api(store=tracker_env["store"]).runs("moved")  # the local run is local
+    out = json.loads(cli("sync", offline_dir, local_dir, "--store", shared_uri, "--json"))
+    assert [r["status"] for r in out] == ["synced", "synced"]
+    again = json.loads(cli("sync", offline_dir, "--store", shared_uri, "--json"))
+    assert again[0]["status"] == "skipped"  # idempotent: nothing written twice
+    runs = tracker.Api(store=shared_uri).runs("tester/moved")
+    assert sorted(r.config["where"] for r in runs) == ["local", "offline"]
+    for r in runs:
+        assert r.state == "finished"
+        expected = 120 if r.config["where"] == "offline" else 80
+        assert [row["a"] for row in r.scan_history(keys=["a"])] == list(range(expected))
