@@ -34,7 +34,12 @@ def transient(exc: BaseException) -> bool:
     """Whether ``exc`` says the store is unreachable for now (so the write is retried)."""
     if isinstance(exc, OSError):
         return True
-    return any(c.__name__ in ("OperationalError", "InterfaceError") for c in type(exc).__mro__)
+    for cls in type(exc).__mro__:  # sqlite3's and psycopg's (a server gone, a locked file)
+        if cls.__name__ == "OperationalError":
+            return True
+        if cls.__name__ == "InterfaceError" and cls.__module__.startswith("psycopg"):
+            return True  # psycopg: the connection is closed
+    return False
 
 
 class StoreWriter(Worker):

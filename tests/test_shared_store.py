@@ -6,6 +6,7 @@ of ``shared_services``; every test gets a new database and a new bucket.
 """
 
 import json
+import time
 
 import pytest
 import tracker
@@ -216,3 +217,51 @@ def test_sync_pushes_offline_and_local_store_runs_into_the_shared_store(
         assert r.state == "finished"
         expected = 120 if r.config["where"] == "offline" else 80
         assert [row["a"] for row in r.scan_history(keys=["a"])] == list(range(expected))
+
+
+# -- the store writer (no sidecar) ---------------------------------------------------------
+def test_store_writer_queues_in_order_while_postgres_is_down_then_catches_up(shared_uri, postgres):
+    from tracker.service.storewriter import StoreWriter
+
+    store, writer, landed = open_store(shared_uri), StoreWriter(), []
+    ref = {"entity": "e", "project": "p", "run_id": "r", "run_dir": "/d"}
+
+    def row(n):
+        writer.put_run(store, {**ref, "rows_committed": n, "write_seq": n}, landed.append)
+
+    row(1)
+    assert writer.drain(10) and landed == [None]
+    postgres.stop()
+    try:
+        for n in range(2, 6):
+            row(n)
+        writer.write_alerts(store, [{**ref, "alert_id": "a1", "time": 1.0, "title": "late"}])
+
+        def queued():
+            writer.run_completed()
+            writer.flush(time.monotonic())
+            b = writer.backlog()
+            return b["failing_since"] and b["catalogue_writes"] == 5 and b
+
+        assert "catalogue row of r" in wait_until(queued, timeout=30)["last_failure"]
+        assert landed == [None]  # nothing is given up while the store is away
+    finally:
+        postgres.start()
+    assert writer.drain(30)
+    assert landed == [None] * 5 and writer.backlog()["failing_since"] is None
+    assert store.get_run("e", "p", "r")["rows_committed"] == 5
+    assert [a["title"] for a in store.get_alerts("e", "p", "r")] == ["late"]
+    writer.stop()
+
+
+def test_store_writer_drops_a_record_the_store_refuses_and_goes_on(tmp_path):
+    from tracker.service.storewriter import StoreWriter
+
+    store, writer = open_store(str(tmp_path / "local")), StoreWriter()
+    ref = {"entity": "e", "project": "p", "run_id": "r"}
+    writer.write_alerts(store, [{**ref, "alert_id": "bad", "title": object()}])  # unbindable
+    writer.write_alerts(store, [{**ref, "alert_id": "good", "time": 1.0, "title": "ok"}])
+    assert writer.drain(10)
+    assert [a["alert_id"] for a in store.get_alerts("e", "p", "r")] == ["good"]
+    assert writer.errors.count == 1 and "alert records" in writer.errors.last
+    writer.stop()
