@@ -148,7 +148,8 @@ class HistoryWriter:
             self.cut()
 
     def due(self, now: float) -> bool:
-        return bool(self.rows) and now - self.last_cut >= SECONDS_PER_PART
+        period = getattr(self.blobs, "part_period", SECONDS_PER_PART)
+        return bool(self.rows) and now - self.last_cut >= period
 
     def cut(self) -> None:
         """Hand the collected rows to the exporter as the next part file."""

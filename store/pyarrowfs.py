@@ -50,6 +50,8 @@ class ArrowBlobStore(BlobStore):
     def __init__(self, uri: str, root: str, make_fs: Callable[[], Any], folders: bool) -> None:
         self.uri = uri.rstrip("/")
         self.root = root
+        if not uri.startswith("file://"):
+            self.part_period = 2.0  # read from other hosts, without the sidecar's tail
         self._make_fs = make_fs
         self._folders = folders
         self._arrow_fs: Any = None
