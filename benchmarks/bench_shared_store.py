@@ -27,7 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-from common import percentiles, private_env  # noqa: E402
+from common import percentiles, private_env, release_together  # noqa: E402
 from shared_services import Postgres, S3Server  # noqa: E402
 
 RANK = r"""
@@ -80,12 +80,7 @@ def throughput(store: str, hosts: int, ranks: int, rows: int, base: str, project
                     env=env,
                 )
             )
-    for p in procs:
-        assert p.stdout.readline().strip() == "ready"
-    t0 = time.perf_counter()
-    for p in procs:
-        p.stdin.write("go\n")
-        p.stdin.flush()
+    t0 = release_together(procs)
     for p in procs:
         assert p.wait() == 0
     elapsed = time.perf_counter() - t0

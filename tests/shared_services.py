@@ -209,3 +209,13 @@ def aws_env(s3, monkeypatch):
 def shared_uri(postgres, aws_env):
     """A fresh shared store: a new database and a new bucket."""
     return f"{postgres.url(postgres.new_database())}?blobs=s3://{aws_env.new_bucket()}/tracker"
+
+
+@pytest.fixture
+def shared(shared_uri, monkeypatch):
+    """TRACKER_STORE is the shared store; its sidecar is stopped after the test."""
+    from conftest import _stop_sidecar
+
+    monkeypatch.setenv("TRACKER_STORE", shared_uri)
+    yield shared_uri
+    _stop_sidecar(shared_uri)

@@ -10,27 +10,10 @@ import time
 
 import pytest
 import tracker
-from conftest import _stop_sidecar, wait_until
-from shared_services import aws_env, postgres, s3, shared_uri  # noqa: F401 - fixtures
-from tracker.service.cli import app
+from conftest import wait_until
+from shared_services import aws_env, postgres, s3, shared, shared_uri  # noqa: F401 - fixtures
+from test_cli_and_sync import cli
 from tracker.store import open_store, parse_store_uri
-from typer.testing import CliRunner
-
-runner = CliRunner()
-
-
-def cli(*args):
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-@pytest.fixture
-def shared(shared_uri, monkeypatch):
-    """TRACKER_STORE is the shared store; its sidecar is stopped after the test."""
-    monkeypatch.setenv("TRACKER_STORE", shared_uri)
-    yield shared_uri
-    _stop_sidecar(shared_uri)
 
 
 # -- URIs (no service) ---------------------------------------------------------------------

@@ -11,10 +11,9 @@ The issue's outage is 30 s; here it lasts :data:`OUTAGE` seconds, with the same 
 import json
 import time
 
-import pytest
 import tracker
-from conftest import _stop_sidecar, wait_until
-from shared_services import aws_env, postgres, s3, shared_uri  # noqa: F401 - fixtures
+from conftest import wait_until
+from shared_services import aws_env, postgres, s3, shared, shared_uri  # noqa: F401 - fixtures
 from tracker.service.cli import app
 from typer.testing import CliRunner
 
@@ -33,13 +32,6 @@ def human_status(uri: str) -> str:
     result = runner.invoke(app, ["status", "--store", uri])
     assert result.exit_code == 0, result.output
     return result.output
-
-
-@pytest.fixture
-def shared(shared_uri, monkeypatch):
-    monkeypatch.setenv("TRACKER_STORE", shared_uri)
-    yield shared_uri
-    _stop_sidecar(shared_uri)
 
 
 TRAINING = """
