@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import private_env  # noqa: E402
+from common import private_env, release_together  # noqa: E402
 
 CHILD = r"""
 import sys, time, tracker
@@ -45,12 +45,7 @@ def main() -> None:
         )
         for _ in range(args.ranks)
     ]
-    for p in procs:
-        assert p.stdout.readline().strip() == "ready"
-    t0 = time.perf_counter()
-    for p in procs:
-        p.stdin.write("go\n")
-        p.stdin.flush()
+    t0 = release_together(procs)
     for p in procs:
         p.wait()
     elapsed = time.perf_counter() - t0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tempfile
+import time
 
 
 def private_env() -> str:
@@ -39,3 +41,14 @@ def sidecar_pid() -> int | None:
             return json.load(fh)["pid"]
     except (OSError, ValueError, KeyError):
         return None
+
+
+def release_together(procs: list[subprocess.Popen]) -> float:
+    """Wait until every child printed ``ready``, then tell all to go; the start time."""
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    t0 = time.perf_counter()
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    return t0

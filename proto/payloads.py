@@ -270,6 +270,9 @@ class SidecarStatusReply(Payload):
     fsyncs: int = 0
     file_watch: str = "poll"
     runs: list[RunStatusReply] = field(default_factory=list)
+    # what waits for the store (§13): catalogue writes queued, since when the store fails,
+    # history rows not yet exported, files not yet copied
+    backlog: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -189,6 +189,8 @@ class Env:
     SILENT = "TRACKER_SILENT"
     # Where the sidecar's socket and lock live; per user, mode 0700.
     RUNTIME_DIR = "TRACKER_RUNTIME_DIR"
+    # The host name recorded for runs and keying the sidecar (simulates hosts on one machine).
+    HOST = "TRACKER_HOST"
     # The sidecar's way of noticing changed ``live`` files: "auto" (watchdog when installed)
     # or "poll" (stat every file).
     FILE_WATCH = "TRACKER_FILE_WATCH"
@@ -219,8 +221,13 @@ def setting_variables() -> dict[str, str]:
     return {name: f"TRACKER_{name.upper()}" for name in _KINDS}
 
 
+def host_name() -> str:
+    """``TRACKER_HOST``, else this machine's host name: the host recorded for a run."""
+    return Env.get(Env.HOST) or os.uname().nodename
+
+
 def default_store() -> str:
-    """The store folder: ``TRACKER_STORE`` or ``~/.tracker/store``, absolute.
+    """The store: ``TRACKER_STORE`` or ``~/.tracker/store``; a folder made absolute, or a URI.
 
     Raises:
         Error: ``TRACKER_STORE`` names a scheme no backend serves (never a folder named
@@ -230,6 +237,6 @@ def default_store() -> str:
 
     raw = Env.get(Env.STORE) or os.path.join(os.path.expanduser("~"), ".tracker", "store")
     try:
-        return parse_store_uri(raw).path
+        return parse_store_uri(raw).location
     except Error as exc:
         raise Error(f"TRACKER_STORE: {exc}") from None

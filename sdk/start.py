@@ -15,7 +15,7 @@ from tracker.errors import Error
 from tracker.naming import check_id, generate_id, generate_name
 from tracker.proto.messages import Kind
 from tracker.proto.payloads import InitReply, RunInfo, RunSettings
-from tracker.settings import Env, Settings, default_store, resolve_settings
+from tracker.settings import Env, Settings, default_store, host_name, resolve_settings
 from tracker.training_run import Run
 
 MODES = ("online", "offline", "disabled")
@@ -133,7 +133,7 @@ def init(
 def _metadata(start_time: float) -> dict[str, Any]:
     """What the run records about the process and the machine."""
     return {
-        "host": os.uname().nodename,
+        "host": host_name(),
         "os": f"{os.uname().sysname} {os.uname().release}",
         "python": sys.version.split()[0],
         "executable": sys.executable,

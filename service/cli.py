@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from tracker.proto.payloads import RunStatusReply, SidecarStatusReply
+from tracker.store.uri import redact
 
 app = typer.Typer(
     help="Manage the tracker sidecar and the store.",
@@ -22,14 +23,17 @@ console = Console()
 
 
 # Every command acts on one store: --store, else TRACKER_STORE, else the default (§9).
-_STORE_HELP = "Store folder or file:// URI (default: TRACKER_STORE, else ~/.tracker/store)."
+_STORE_HELP = (
+    "Store folder, file:// or postgresql://...?blobs=s3://... URI "
+    "(default: TRACKER_STORE, else ~/.tracker/store)."
+)
 
 
 def _store(store: str | None) -> str:
     from tracker.settings import default_store
     from tracker.store.uri import parse_store_uri
 
-    return parse_store_uri(store).path if store else default_store()
+    return parse_store_uri(store).location if store else default_store()
 
 
 def _ago(ts: float | None) -> str:
@@ -60,11 +64,13 @@ def status(
         )
         return
     if not sidecars:
-        where = "" if all_stores else f" (store {_store(store)})"
+        where = "" if all_stores else f" (store {redact(_store(store))})"
         console.print(f"No tracker sidecar is running.{where}")
     for sc in sidecars:
         if "error" in sc:
-            console.print(f"[red]sidecar for {sc['store']} does not answer: {sc['error']}[/red]")
+            console.print(
+                f"[red]sidecar for {redact(sc['store'])} does not answer: {sc['error']}[/red]"
+            )
         else:
             _print_sidecar(SidecarStatusReply.from_wire(sc))
     if offline:
@@ -80,6 +86,14 @@ def _print_sidecar(sc: SidecarStatusReply) -> None:
     )
     if sc.rejected:
         typer.echo(f"  rejected messages: {sc.rejected}")
+    backlog = sc.backlog or {}
+    if backlog.get("failing_since") or backlog.get("export_errors"):
+        typer.echo(
+            f"  store unreachable since {_ago(backlog.get('failing_since'))}: backlog "
+            f"{backlog.get('catalogue_writes', 0)} catalogue writes, "
+            f"{backlog.get('history_rows', 0)} history rows, {backlog.get('files', 0)} files "
+            f"(kept in the transaction logs; retried)"
+        )
     for stage, err in sc.errors.items():
         typer.echo(
             f"  {stage}: {err['count']} failure(s), last {_ago(err.get('at'))}: {err.get('last')}"
@@ -141,13 +155,13 @@ def stop(
 
     targets = running_sidecars(None if all_stores else _store(store))
     if not targets:
-        where = "" if all_stores else f" (store {_store(store)})"
+        where = "" if all_stores else f" (store {redact(_store(store))})"
         console.print(f"No tracker sidecar is running.{where}")
         return
     for paths in targets:
         ok = stop_sidecar(paths)
         # echo, not rich: a path wrapped over two lines cannot be copied
-        typer.echo(f"{'stopped' if ok else 'still stopping'}: sidecar for {paths.store}")
+        typer.echo(f"{'stopped' if ok else 'still stopping'}: sidecar for {redact(paths.store)}")
 
 
 @app.command()

@@ -137,6 +137,7 @@ class HistoryWriter:
         self.log = log
         self.failed: dict[int, Any] = {}
         self.retry_at = 0.0
+        self.failures = 0  # consecutive failed exports
         self.closing = False
         self.compaction: str | None = None  # None, "running" or "done"
 
@@ -147,7 +148,8 @@ class HistoryWriter:
             self.cut()
 
     def due(self, now: float) -> bool:
-        return bool(self.rows) and now - self.last_cut >= SECONDS_PER_PART
+        period = getattr(self.blobs, "part_period", SECONDS_PER_PART)
+        return bool(self.rows) and now - self.last_cut >= period
 
     def cut(self) -> None:
         """Hand the collected rows to the exporter as the next part file."""
@@ -186,10 +188,12 @@ class HistoryWriter:
         if error is not None:
             self.error = f"export of history part {part} failed: {error}"
             self.log(self.error + " (will retry)")
-            self.retry_at = time.monotonic() + 1.0
+            self.failures += 1  # back off while the store is down: 0.25 s doubling to 5 s
+            self.retry_at = time.monotonic() + min(5.0, 0.25 * 2 ** (self.failures - 1))
             self.failed[part] = table
             return
         self.error = None
+        self.failures = 0
         self.keys.update(dict.fromkeys(table.column_names))
         self.rows_exported += table.num_rows
         self._compact_when_written()

@@ -496,6 +496,8 @@ class RunSession:
             "runtime": self.committer.last_runtime,
             "host": info.metadata.get("host"),
             "user": info.entity,
+            # the row's position in the run's log: a late write never replaces a newer row
+            "write_seq": self.last_seq,
         }
 
     def status(self) -> RunStatusReply:

@@ -235,6 +235,7 @@ class Sidecar:
     def _tick(self, now: float) -> None:
         for worker in self.workers:
             worker.run_completed()
+        self.stages.store_writer.flush(now)  # retries, once the backoff is over
         for token, ts, row in self.stages.sampler.drain():
             sess = self.registry.get(token)
             if sess is not None:
@@ -314,7 +315,18 @@ class Sidecar:
             fsyncs=self.stages.log_syncer.fsyncs,
             file_watch=self.stages.watcher.mode,
             runs=[s.status() for s in sessions],
+            backlog=self.backlog(),
         )
+
+    def backlog(self) -> dict[str, Any]:
+        """What waits for the store: catalogue writes, history rows, file copies (§13)."""
+        sessions = self.registry.sessions.values()
+        return {
+            **self.stages.store_writer.backlog(),
+            "history_rows": sum(w.pending for s in sessions for w in s.writers()),
+            "export_errors": [w.error for s in sessions for w in s.writers() if w.error],
+            "files": sum(sum(s.files.pending().values()) for s in sessions),
+        }
 
     def close(self) -> None:
         """Stop every stage (each finishes what it was given) and release the socket."""
@@ -322,6 +334,9 @@ class Sidecar:
             if sess.txlog is not None:
                 sess.txlog.close()
         self.ingest.close()
+        # catalogue writes still queued get a last chance (the next sidecar rewrites the rows
+        # of the runs it takes over from their logs)
+        self.stages.store_writer.drain(timeout=5.0)
         for worker in self.workers:
             worker.stop()
         for worker in self.workers:

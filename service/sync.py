@@ -138,8 +138,10 @@ def replay_into(store: Store, info: RunInfo, messages: Iterator[Any]) -> RunSess
         else:
             sess.begin_finish("preempted" if sess.preempting else "crashed", None)
         while not sess.poll_finish():
+            store_writer.flush(time.monotonic())
             if not sum(worker.run_completed() for worker in workers):
                 time.sleep(0.005)
+        store_writer.drain(timeout=30.0)
     finally:
         for worker in workers:
             worker.stop()

@@ -25,6 +25,8 @@ from typing import Any
 from tracker.service.worker import Worker
 from tracker.store.base import BlobStore
 
+RETRY_AFTER = 2.0  # seconds between copies of a ``now`` file while the store is unreachable
+
 
 class Copier(Worker):
     """The thread that copies files for every run of the sidecar."""
@@ -113,6 +115,8 @@ class FileSyncer:
             return
         for entry in self.entries.values():
             if entry.policy != "live":
+                if entry.error and entry.policy == "now" and self._retry_due(entry, now):
+                    self._schedule(entry)  # the store was unreachable: copy it again
                 continue
             if entry.watched:
                 if changed and entry.source in changed:
@@ -131,6 +135,9 @@ class FileSyncer:
                 self._schedule(entry, sig)
             elif entry.watched:
                 entry.maybe_changed = False
+
+    def _retry_due(self, entry: Entry, now: float) -> bool:
+        return not entry.inflight and entry.copies == 0 and now - entry.last_copy >= RETRY_AFTER
 
     def _schedule(self, entry: Entry, sig: tuple | None = None) -> None:
         sig = sig or _signature(entry.source)

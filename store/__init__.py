@@ -8,6 +8,10 @@ one root::
     <root>/catalogue.db
     <root>/runs/<entity>/<project>/<run_id>/{history,system,files}/...
 
+A ``postgresql://...?blobs=s3://bucket/prefix`` URI gives a PostgreSQL catalogue
+(:mod:`tracker.store.postgres`) and blobs on any ``pyarrow.fs`` file system
+(:mod:`tracker.store.pyarrowfs`), the same keys under the blob root (§13).
+
 Importing this package imports neither pyarrow nor sqlite's tables: both come when used.
 """
 
@@ -21,19 +25,28 @@ def open_store(uri: str) -> Store:
     """Open (creating if needed) the store at ``uri``.
 
     Args:
-        uri: a folder path or ``file:///path`` URI.
+        uri: a folder path, ``file:///path`` URI, or
+            ``postgresql://user@host:port/db?blobs=s3://bucket/prefix`` (see
+            :mod:`tracker.store.uri`).
 
     Returns:
         The store: catalogue methods, and its blobs as ``store.blobs``.
 
     Raises:
-        tracker.Error: a URI scheme that is not served (the message names the served ones).
+        tracker.Error: a URI scheme that is not served (the message names the served ones),
+            or a shared store's catalogue that cannot be reached.
 
     Example:
         >>> store = open_store("~/.tracker/store")
         >>> store.blobs.list("runs/me/mnist/abc12345/history/")
     """
     where = parse_store_uri(uri)
+    if where.scheme == "postgresql":
+        from tracker.store.postgres import PostgresCatalogue
+        from tracker.store.pyarrowfs import open_blob_store
+
+        blobs = open_blob_store(where.blobs, where.blob_options)
+        return Store(where.display, PostgresCatalogue(where.conninfo), blobs)
     from tracker.store.localfs import LocalBlobStore
     from tracker.store.sqlite import SqliteCatalogue
 

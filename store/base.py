@@ -138,6 +138,10 @@ class BlobStore(abc.ABC):
     """
 
     uri: str
+    # Seconds between a running run's history parts. Readers on the sidecar's host also see
+    # rows not yet in a part (the sidecar's live tail); readers elsewhere see parts only, so
+    # a store shared between hosts cuts them more often (§13: visible within 5 s).
+    part_period: float = 10.0
 
     @abc.abstractmethod
     def writer(self, key: str) -> AbstractContextManager[IO[bytes]]:

@@ -1,16 +1,8 @@
-"""Blobs in a local folder: ``<root>/<key>``, through ``pyarrow.fs``.
+"""Blobs in a local folder: ``<root>/<key>``, through ``pyarrow.fs``'s ``LocalFileSystem``.
 
-The bytes go through a ``pyarrow.fs`` filesystem (a ``LocalFileSystem`` under a
-``SubTreeFileSystem`` rooted at the store), so the streams are Arrow's own: the exporter writes
-parquet and the read API reads it natively, without a Python call per chunk, and a blob store
-on S3 or GCS is the same calls on another ``pyarrow.fs`` filesystem. pyarrow is imported on
-the first blob operation, never when the store is opened (``import tracker`` and a cold
-``init`` stay light).
-
-What is local-only: a write goes to a hidden temporary name in the key's folder
-(``.<name>.<random>.tmp``, skipped by :meth:`LocalBlobStore.list`) and is renamed at close, so
-a reader sees the whole blob or none of it; and :meth:`LocalBlobStore.get_file` may hard link
-a blob, which is safe because blobs are only ever replaced by a rename, never rewritten in
+Everything but linking is the generic ``pyarrow.fs`` blob store's
+(:mod:`tracker.store.pyarrowfs`). What is local-only: :meth:`LocalBlobStore.get_file` may hard
+link a blob, which is safe because blobs are only ever replaced by a rename, never rewritten in
 place, and the link is made read-only first.
 """
 
@@ -19,16 +11,20 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import threading
 import uuid
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
-from tracker.store.base import BlobStore
 from tracker.store.keys import check_key
+from tracker.store.pyarrowfs import ArrowBlobStore
 
 
-class LocalBlobStore(BlobStore):
+def _local_fs() -> Any:
+    import pyarrow.fs as pafs
+
+    return pafs.LocalFileSystem()
+
+
+class LocalBlobStore(ArrowBlobStore):
     """Blobs under a local folder.
 
     Args:
@@ -36,70 +32,7 @@ class LocalBlobStore(BlobStore):
     """
 
     def __init__(self, root: str) -> None:
-        self.root = root
-        self.uri = "file://" + root
-        self._arrow_fs: Any = None
-        self._lock = threading.Lock()
-
-    def _fs(self) -> Any:
-        if self._arrow_fs is None:
-            with self._lock:
-                if self._arrow_fs is None:
-                    import pyarrow.fs as pafs
-
-                    self._arrow_fs = pafs.SubTreeFileSystem(self.root, pafs.LocalFileSystem())
-        return self._arrow_fs
-
-    @contextlib.contextmanager
-    def writer(self, key: str) -> Iterator[IO[bytes]]:
-        folder, _, name = check_key(key).rpartition("/")
-        if not name:
-            raise ValueError(f"invalid blob key {key!r}: a folder, not a blob")
-        hidden = f".{name}.{uuid.uuid4().hex[:12]}.tmp"  # one per writer: writers may race
-        tmp = f"{folder}/{hidden}" if folder else hidden
-        fs = self._fs()
-        if folder:
-            fs.create_dir(folder, recursive=True)
-        stream = fs.open_output_stream(tmp, compression=None)
-        try:
-            yield stream
-            stream.close()
-            fs.move(tmp, key)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                stream.close()
-            with contextlib.suppress(OSError):
-                fs.delete_file(tmp)
-            raise
-
-    def open(self, key: str) -> IO[bytes]:
-        return self._fs().open_input_file(check_key(key))
-
-    def list(self, prefix: str) -> list[str]:
-        import pyarrow.fs as pafs
-
-        selector = pafs.FileSelector(
-            check_key(prefix).rstrip("/"), recursive=True, allow_not_found=True
-        )
-        return sorted(
-            info.path
-            for info in self._fs().get_file_info(selector)
-            if info.type == pafs.FileType.File and not info.base_name.startswith(".")
-        )
-
-    def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._fs().delete_file(check_key(key))
-
-    def delete_prefix(self, prefix: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._fs().delete_dir(check_key(prefix).rstrip("/"))
-
-    def size(self, key: str) -> int | None:
-        import pyarrow.fs as pafs
-
-        info = self._fs().get_file_info(check_key(key))
-        return info.size if info.type == pafs.FileType.File else None
+        super().__init__("file://" + root, root, _local_fs, folders=True)
 
     def url(self, key: str) -> str:
         return "file://" + os.path.join(self.root, check_key(key))

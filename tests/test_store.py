@@ -242,7 +242,7 @@ def test_run_identity_parts_cannot_climb(store):
 
 
 # -- URIs ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("uri", ["postgresql://u@h/db", "s3://bucket/prefix", "http://x/y"])
+@pytest.mark.parametrize("uri", ["mysql://u@h/db", "s3://bucket/prefix", "http://x/y"])
 def test_a_scheme_not_served_raises_naming_the_served_ones(uri, tmp_path, monkeypatch):
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")

@@ -32,7 +32,7 @@ class Api:
 
         # TRACKER_STORE as given, not as a folder: a URI of another backend must be refused
         where = parse_store_uri(store or Env.get(Env.STORE) or default_store())
-        self.store_root = where.path  # the sidecar serving the store is found by this folder
+        self.store_root = where.location  # the sidecar serving the store is found by this
         self._store = open_store(where.uri)
 
     @property
@@ -81,13 +81,13 @@ class Api:
                         f"run id {run_id!r} is in several projects ({where}); give the full path"
                     )
             if record is None:
-                raise Error(f"run {run_id!r} not found in {self.store_root}")
+                raise Error(f"run {run_id!r} not found in {self._store.uri}")
             return Run(self, record)
         else:
             raise Error(f"bad run path {path!r}: use entity/project/run_id")
         record = self._store.get_run(entity, project, run_id)
         if record is None:
-            raise Error(f"run {entity}/{project}/{run_id} not found in {self.store_root}")
+            raise Error(f"run {entity}/{project}/{run_id} not found in {self._store.uri}")
         return Run(self, record)
 
     def runs(

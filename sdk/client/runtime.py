@@ -86,15 +86,16 @@ def sidecar_paths(store: str, create: bool = True) -> SidecarPaths:
     """Paths of the sidecar serving ``store`` for this user on this host.
 
     Args:
-        store: the store folder.
+        store: the store folder, or a shared store's URI.
         create: make the folder (mode 0700) if it does not exist; only a sidecar and its
             spawner need it, someone merely looking for a sidecar passes False.
     """
-    key = f"{socket.gethostname()}\0{os.path.abspath(store)}".encode()
+    store = store if "://" in store else os.path.abspath(store)  # a folder, or a shared store
+    key = f"{Env.get(Env.HOST) or socket.gethostname()}\0{store}".encode()
     folder = os.path.join(runtime_root(), hashlib.sha1(key).hexdigest()[:16])
     if create:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-    return SidecarPaths(store=os.path.abspath(store), folder=folder)
+    return SidecarPaths(store=store, folder=folder)
 
 
 def sidecar_alive(paths: SidecarPaths) -> bool:
