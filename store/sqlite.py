@@ -9,14 +9,17 @@ The schema is versioned (SQLite's ``user_version``) and changed only by numbered
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from tracker.errors import Error
+from tracker.store.artifact_catalogue import ARTIFACT_SCHEMA, ArtifactCatalogue
 from tracker.store.base import ALERT_FIELDS, JSON_FIELDS, RUN_FIELDS, Catalogue
 
 _SCHEMA = """
@@ -49,11 +52,11 @@ CREATE TABLE IF NOT EXISTS files (
 # MIGRATIONS[n] takes a catalogue from schema version n to n + 1. Version 0 is a new file, or
 # one written before versions were recorded, whose tables are version 1's: so the first
 # migration only creates what is missing. Add a migration; never edit one.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA,)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA, ARTIFACT_SCHEMA)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SqliteCatalogue(Catalogue):
+class SqliteCatalogue(ArtifactCatalogue, Catalogue):
     """The catalogue in ``<root>/catalogue.db`` (created with its tables when missing).
 
     Args:
@@ -75,6 +78,20 @@ class SqliteCatalogue(Catalogue):
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return db
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that holds the catalogue's write lock from its start."""
+        db = self._db()
+        if db.in_transaction:
+            db.commit()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
 
     def write_runs(self, records: list[dict[str, Any]]) -> None:
         db = self._db()
