@@ -183,3 +183,28 @@ def test_bad_input_gives_clear_errors(tracker_env, api):
         run.log_artifact(f"{root}/x.txt", name="x", type="other").wait()
     run.finish()
     assert [a.version for a in api.artifacts(None, "bad/x")] == ["v0"]  # nothing half-written
+
+
+def test_module_functions_log_code_and_a_finished_runs_log_artifact(tracker_env, api):
+    root = tracker_env["root"]
+    write(f"{root}/train.py", "print('hi')\n")
+    write(f"{root}/pkg/model.py", "x = 1\n")
+    run = tracker.init(project="mod")
+    created = tracker.log_code()
+    assert len(created) == 2  # the code/ files of the run, as before
+    art = tracker.log_artifact(write(f"{root}/cfg.json", "{}"), name="cfg", type="config")
+    art.wait()
+    assert tracker.use_artifact("cfg:v0").id == art.id
+    run.finish()
+    code = api.artifact(f"mod/source-mod-{run.id}", type="code")
+    assert sorted(e.path for e in code.files()) == ["pkg/model.py", "train.py"]
+    # the read API logs into a finished run in this process
+    late = tracker.Artifact("late", type="report")
+    late.add_file(write(f"{root}/report.txt", "done"))
+    public = api.run(run.path)
+    public.log_artifact(late, aliases=["final"])
+    assert late.version == "v0" and "final" in late.aliases
+    assert sorted(a.name for a in public.logged_artifacts()) == [
+        "cfg:v0", "late:v0", f"source-mod-{run.id}:v0",
+    ]  # fmt: skip
+    assert [a.name for a in public.used_artifacts()] == ["cfg:v0"]
