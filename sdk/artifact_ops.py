@@ -280,14 +280,8 @@ class ArtifactMethods:
                 )
         return self._send_artifact(art, op, aliases, None, did)
 
-    def upsert_artifact(
-        self,
-        artifact_or_path: Any,
-        name: str | None = None,
-        type: str | None = None,  # noqa: A002
-        aliases: list[str] | None = None,
-        distributed_id: str | None = None,
-    ) -> Any:
+    def upsert_artifact(self, artifact_or_path: Any, name: str | None = None, type: str | None = None,  # noqa: A002
+                        aliases: list[str] | None = None, distributed_id: str | None = None) -> Any:  # fmt: skip
         """Add this rank's files to the distributed version ``distributed_id`` (default: the
         run's group); ``wait()`` blocks until they are stored.
 
@@ -297,14 +291,8 @@ class ArtifactMethods:
         art = self._as_artifact(artifact_or_path, name, type)
         return self._distributed("upsert", art, aliases, distributed_id)
 
-    def finish_artifact(
-        self,
-        artifact_or_path: Any,
-        name: str | None = None,
-        type: str | None = None,  # noqa: A002
-        aliases: list[str] | None = None,
-        distributed_id: str | None = None,
-    ) -> Any:
+    def finish_artifact(self, artifact_or_path: Any, name: str | None = None, type: str | None = None,  # noqa: A002
+                        aliases: list[str] | None = None, distributed_id: str | None = None) -> Any:  # fmt: skip
         """Commit the distributed version ``distributed_id`` with every file upserted so far
         (and this artifact's own); later upserts are refused."""
         art = self._as_artifact(artifact_or_path, name, type)

@@ -29,7 +29,6 @@ class ArtifactWorker(Worker):
 
     def __init__(self) -> None:
         super().__init__("artifacts")
-        self.resolved: dict[str, str] = {}  # draft id -> version id (read on the stage only)
 
 
 class ArtifactBook:
@@ -59,7 +58,7 @@ class ArtifactBook:
         self.pending[job_id] = progress
         ref = (self.sess.entity, self.sess.project, self.sess.run_id)
         self.worker.submit(
-            lambda: build(store, ref, spec, progress, self.worker.resolved),
+            lambda: build(store, ref, spec, progress),
             lambda result: self._finished(job_id, result),
             f"artifact {spec.get('name') or spec.get('op')} of {ref[2]}",
         )

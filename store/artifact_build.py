@@ -38,37 +38,37 @@ def build(
     ref: tuple[str, str, str],
     spec: dict[str, Any],
     progress: Progress,
-    resolved: dict[str, str] | None = None,
 ) -> dict:
     """Do one artifact record's work against ``store``; return what ``wait()`` answers.
 
-    ``resolved`` maps the ids of drafts built before to the versions they became (another
-    id when their content was the latest version's already): ``use`` and ``link`` records
-    name drafts by their own id.
+    ``use`` and ``link`` records may name a draft by its own id: the catalogue's
+    ``artifact_jobs`` says which version it became (another one when its content was the
+    latest version's already).
 
     Raises:
         Error: a file changed after the call, is missing, or the catalogue refused the
             version (nothing of it is committed; its pins are dropped).
     """
     catalogue = store.catalogue
-    resolved = {} if resolved is None else resolved
     job_id, op = spec["id"], spec["op"]
     entity, project, run_id = ref
     if op == "use":
-        artifact_id = _artifact_id(catalogue, spec, resolved)
+        artifact_id = _artifact_id(catalogue, spec)
         catalogue.add_artifact_usage(artifact_id, entity, project, run_id)
         return {"artifact": catalogue.get_artifact_by_id(artifact_id)}
     if op == "link":
-        artifact_id = _artifact_id(catalogue, spec, resolved)
+        artifact_id = _artifact_id(catalogue, spec)
         linked = catalogue.link_artifact(
             artifact_id, spec.get("entity") or entity, spec.get("project") or project,
             spec["collection"], list(spec.get("aliases") or []),
         )  # fmt: skip
         return {"link": linked, "artifact": catalogue.get_artifact_by_id(artifact_id)}
-    done = catalogue.get_artifact_by_id(job_id)
-    if done is not None:  # replayed after a takeover: built already
+    done, artifact_id = catalogue.job_result(job_id)
+    if done:  # replayed after a takeover: built already (its snapshot may be gone)
         _clean(spec)
-        return {"artifact": done, "stored_bytes": 0}
+        if artifact_id is None:
+            return {"upserted": 0, "stored_bytes": 0}
+        return {"artifact": catalogue.get_artifact_by_id(artifact_id), "stored_bytes": 0}
     try:
         files, written = _store_entries(store, spec, job_id, progress)
     except BaseException:
@@ -99,7 +99,6 @@ def build(
     version = catalogue.commit_artifact(record, files, list(spec.get("aliases") or []), job_id)
     if op == "finish":
         catalogue.drop_draft(entity, project, spec["distributed_id"])
-    resolved[job_id] = version["artifact_id"]
     stored = catalogue.get_artifact_by_id(version["artifact_id"])
     return {"artifact": stored, "created": version["created"], "stored_bytes": written}
 
@@ -148,9 +147,10 @@ def _with_base(
     return list(merged.values())
 
 
-def _artifact_id(catalogue: Any, spec: dict[str, Any], resolved: dict[str, str]) -> str:
+def _artifact_id(catalogue: Any, spec: dict[str, Any]) -> str:
     """The stored id a ``use``/``link`` names: a committed version's, or one this run logged."""
-    artifact_id = resolved.get(spec.get("artifact_id"), spec.get("artifact_id"))
+    artifact_id = spec.get("artifact_id")
+    artifact_id = catalogue.job_result(artifact_id)[1] or artifact_id
     if not artifact_id or catalogue.get_artifact_by_id(artifact_id) is None:
         raise Error(f"no committed artifact version {artifact_id!r} to {spec['op']}")
     return artifact_id

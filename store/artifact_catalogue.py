@@ -19,6 +19,7 @@ Data model::
     blobs                digest -> size (a blob stored under its sha256)
     blob_pins            digest, job_id (a blob being added: never collected)
     artifact_drafts      files upserted into a distributed version not yet finished
+    artifact_jobs        job_id -> the version it became (None: an upsert), for replays
 
 Blob safety (``gc``): a writer pins a digest and checks for its row in one write
 transaction before it writes the bytes; ``gc`` drops a blob (file, then row) only inside a
@@ -85,6 +86,9 @@ CREATE TABLE IF NOT EXISTS artifact_drafts (
     path TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL, ref TEXT,
     name TEXT NOT NULL, type TEXT NOT NULL, run_id TEXT,
     PRIMARY KEY (entity, project, distributed_id, path)
+);
+CREATE TABLE IF NOT EXISTS artifact_jobs (
+    job_id TEXT PRIMARY KEY, artifact_id TEXT, done_at REAL
 )
 """
 
@@ -183,13 +187,13 @@ class ArtifactCatalogue:
         with self._write() as db:
             found = self._version_by_id(db, record["artifact_id"])
             if found is not None:
-                db.execute("DELETE FROM blob_pins WHERE job_id = ?", (job_id,))
+                self._job_done(db, job_id, found["artifact_id"])
                 return {**found, "created": False}
             coll = self._collection(db, e, p, name, record["type"], record.get("description"))
             latest = _one(db, _VERSIONS + " AND al.alias = 'latest'", (e, p, name))
             if latest is not None and latest["digest"] == record["digest"]:
                 self._move_aliases(db, e, p, name, latest["artifact_id"], aliases)
-                db.execute("DELETE FROM blob_pins WHERE job_id = ?", (job_id,))
+                self._job_done(db, job_id, latest["artifact_id"])
                 return {**self._version_by_id(db, latest["artifact_id"]), "created": False}
             index = coll["next_version"]
             now = time.time()
@@ -211,7 +215,7 @@ class ArtifactCatalogue:
                 [(record["artifact_id"], f["path"], f["digest"], f["size"], f.get("ref")) for f in files],
             )  # fmt: skip
             self._add_member(db, e, p, name, index, record["artifact_id"], aliases)
-            db.execute("DELETE FROM blob_pins WHERE job_id = ?", (job_id,))
+            self._job_done(db, job_id, record["artifact_id"])
             return {**self._version_by_id(db, record["artifact_id"]), "created": True}
 
     def link_artifact(
@@ -244,6 +248,25 @@ class ArtifactCatalogue:
             ).fetchone()[0]
             self._add_member(db, entity, project, collection, index, artifact_id, aliases)
             return {"collection": collection, "version_index": index}
+
+    @staticmethod
+    def _job_done(db: Any, job_id: str, artifact_id: str | None) -> None:
+        """Job ``job_id`` is done (in the caller's transaction): its pins go, its result stays."""
+        db.execute("DELETE FROM blob_pins WHERE job_id = ?", (job_id,))
+        db.execute(
+            "INSERT INTO artifact_jobs (job_id, artifact_id, done_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (job_id) DO NOTHING",
+            (job_id, artifact_id, time.time()),
+        )
+
+    def job_result(self, job_id: str) -> tuple[bool, str | None]:
+        """(whether job ``job_id`` is done, the version it became: None for an upsert)."""
+        row = (
+            self._db()
+            .execute("SELECT artifact_id FROM artifact_jobs WHERE job_id = ?", (job_id,))
+            .fetchone()
+        )
+        return (row is not None, row[0] if row is not None else None)
 
     def _collection(
         self,
@@ -445,7 +468,7 @@ class ArtifactCatalogue:
                     for f in files
                 ],
             )  # fmt: skip
-            db.execute("DELETE FROM blob_pins WHERE job_id = ?", (job_id,))
+            self._job_done(db, job_id, None)
 
     def draft_finished(self, entity: str, project: str, distributed_id: str) -> bool:
         """Whether the distributed version ``distributed_id`` was finished."""

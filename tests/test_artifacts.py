@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -108,6 +110,26 @@ def test_snapshot_a_file_changed_after_log_artifact(tracker_env, api):
     run.finish()
     out = api.artifact("snap/m:v0").download(f"{root}/dl")
     assert open(f"{out}/model.pt", "rb").read() == b"A" * 1000
+
+
+def test_a_file_rewritten_in_place_before_it_was_read_fails_the_version(tracker_env, api):
+    from tracker.client.runtime import sidecar_paths
+
+    root = tracker_env["root"]
+    path = write(f"{root}/model.pt", b"A" * 1000)
+    run = tracker.init(project="snap")
+    pid = json.load(open(sidecar_paths(tracker_env["store"]).info))["pid"]
+    os.kill(pid, signal.SIGSTOP)  # the sidecar cannot read the file before it changes
+    try:
+        art = run.log_artifact(path, name="m", type="model")
+        with open(path, "r+b") as fh:  # rewritten in place: the hard link sees it
+            fh.write(b"B" * 2000)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    with pytest.raises(tracker.Error, match="changed after log_artifact"):
+        art.wait()
+    run.finish()
+    assert not api.artifact_exists("snap/m")  # never committed with mixed content
 
 
 def test_lineage_both_ways_and_use_model(tracker_env, api):

@@ -101,3 +101,21 @@ def test_gc_after_run_delete_with_artifacts(tracker_env):
     kept = api.artifact("gc/keep")
     kept.download(f"{root}/dl")
     kept.verify(f"{root}/dl")
+
+
+def test_an_offline_runs_artifact_is_built_by_sync(tracker_env):
+    root = tracker_env["root"]
+    with open(f"{root}/w.bin", "wb") as fh:
+        fh.write(b"offline" * 100)
+    run = tracker.init(project="off", mode="offline")
+    art = run.log_artifact(f"{root}/w.bin", name="w", type="model")
+    with pytest.raises(tracker.Error, match="tracker-service sync"):
+        art.wait()
+    run.finish()
+    os.unlink(f"{root}/w.bin")  # the snapshot in the run folder keeps the content
+    out = _cli("sync", run.dir)
+    assert out.returncode == 0, out.stderr
+    stored = tracker.Api().artifact("off/w:v0")
+    assert stored.logged_by().id == run.id
+    stored.download(f"{root}/dl")
+    assert open(f"{root}/dl/w.bin", "rb").read() == b"offline" * 100

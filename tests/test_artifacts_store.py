@@ -46,8 +46,8 @@ def spec(name: str, entries: list[dict], op: str = "log", **kw) -> dict:
     return {"op": op, "id": uuid.uuid4().hex, "name": name, "type": "dataset", "entries": entries, **kw}  # fmt: skip
 
 
-def run_build(store, s, resolved=None, ref=REF):
-    return build(store, ref, s, Progress(s.get("entries") or []), resolved)
+def run_build(store, s, ref=REF):
+    return build(store, ref, s, Progress(s.get("entries") or []))
 
 
 def test_versions_dedup_aliases_and_replay(store, tmp_path):
@@ -160,3 +160,16 @@ def test_links_number_their_own_versions(store, tmp_path):
     assert linked["artifact_id"] == ids[1] and linked["source_version"] == 1
     assert sorted(linked["aliases"]) == ["prod", "x"]
     assert cat.get_artifact("ent", "model-registry", "clf", "latest")["artifact_id"] == ids[0]
+
+
+def test_a_replayed_record_is_answered_from_the_catalogue(store, tmp_path):
+    a = write(tmp_path / "snap" / "a.bin", b"a" * 10)
+    run_build(store, spec("ds", [entry("a.bin", a)]))
+    again = spec("ds", [entry("a.bin", a)], staging=str(tmp_path / "snap"))
+    first = run_build(store, again)["artifact"]  # same content: no new version
+    assert not os.path.exists(a)  # the snapshot folder is gone once built
+    replayed = run_build(store, again)  # a takeover replays the record
+    assert replayed["artifact"]["artifact_id"] == first["artifact_id"]
+    use = {"op": "use", "id": uuid.uuid4().hex, "artifact_id": again["id"]}  # names the draft
+    assert run_build(store, use)["artifact"]["artifact_id"] == first["artifact_id"]
+    assert store.catalogue.artifact_users(first["artifact_id"]) == [REF]
