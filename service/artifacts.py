@@ -104,8 +104,18 @@ def _check_spec(spec: dict[str, Any]) -> str | None:
     if op in ("log", "upsert", "finish"):
         if not isinstance(spec.get("name"), str) or not isinstance(spec.get("type"), str):
             return "an artifact record needs a name and a type"
-        if not isinstance(spec.get("entries") or [], list):
-            return "artifact entries must be a list"
+        entries = spec.get("entries") or []
+        if not isinstance(entries, list) or not all(_good_entry(e) for e in entries):
+            return "artifact entries must be a list of {path, local | ref, size} maps"
         if op != "log" and not spec.get("distributed_id"):
             return f"{op} needs a distributed_id"
     return None
+
+
+def _good_entry(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("path"), str)
+        and isinstance(entry.get("local") or entry.get("ref"), str)
+        and isinstance(entry.get("size") or 0, int)
+    )

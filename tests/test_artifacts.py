@@ -230,3 +230,28 @@ def test_module_functions_log_code_and_a_finished_runs_log_artifact(tracker_env,
         "cfg:v0", "late:v0", f"source-mod-{run.id}:v0",
     ]  # fmt: skip
     assert [a.name for a in public.used_artifacts()] == ["cfg:v0"]
+
+
+def test_bad_artifact_records_fail_their_job_and_hurt_nothing(tracker_env, api):
+    from tracker.proto.messages import Kind
+
+    run = tracker.init(project="badrec")
+    bad = [
+        {"op": "log", "id": "x1"},
+        {"op": "log", "id": "x2", "name": "n", "type": "t", "entries": [1, "a"]},
+        {"op": "nope", "id": "x3"},
+        {"op": "log", "id": "x4", "name": "n", "type": "t",
+         "entries": [{"path": "a", "local": "/nonexistent", "size": "big"}]},
+        {"op": "log", "id": "x5", "name": "n", "type": "t",
+         "entries": [{"path": "a", "local": "/nonexistent", "size": 1}]},
+        {"op": "link", "id": "x6", "artifact_id": "nope", "collection": "c"},
+    ]  # fmt: skip
+    run._send(Kind.ARTIFACT, "not a map")
+    for spec in bad:
+        run._send(Kind.ARTIFACT, spec)
+    run.log({"i": 1})
+    for spec in bad:
+        assert run._wait_artifact(spec["id"], 30)["state"] == "failed", spec
+    run.finish()
+    assert api.run(run.path).summary["i"] == 1
+    assert api.artifact_collections("badrec") == []
