@@ -62,6 +62,7 @@ class Kind(IntEnum):
     SIDECAR_STATUS = 24
     SHUTDOWN = 25
     PING = 26
+    ARTIFACT_REQUEST = 30
 
 
 # -- the messages, one class per kind ---------------------------------------------------
@@ -187,7 +188,8 @@ class Alert(_RunRecord):
 
 @dataclass
 class Artifact(_RunRecord):
-    """An artifact record (its meaning comes with the artifacts issue)."""
+    """An artifact record: ``spec["op"]`` is ``log``, ``upsert``, ``finish``, ``use`` or
+    ``link`` (see :mod:`tracker.service.artifacts`)."""
 
     KIND: ClassVar[Kind] = Kind.ARTIFACT
     spec: dict[str, Any]
@@ -204,6 +206,17 @@ class EditRun(_Request):
     KIND: ClassVar[Kind] = Kind.EDIT_RUN
     ref: RunRef
     changes: RunChanges
+
+
+@dataclass
+class ArtifactRequest(_RunRequest):
+    """A question about run ``token``'s artifacts: ``op`` ``wait`` (answered once the version
+    ``spec["id"]`` is committed or failed) or ``check`` (is ``spec["distributed_id"]``
+    finished?)."""
+
+    KIND: ClassVar[Kind] = Kind.ARTIFACT_REQUEST
+    op: str
+    spec: dict[str, Any]
 
 
 @dataclass
@@ -278,6 +291,7 @@ Message = (
     | SidecarStatus
     | Shutdown
     | Ping
+    | ArtifactRequest
 )
 
 CLASSES: dict[Kind, Any] = {
@@ -285,7 +299,7 @@ CLASSES: dict[Kind, Any] = {
     for cls in (
         Init, Log, Summary, Config, DefineMetric, Finish, Preempting, RunUpdate, Save,
         Alert, Artifact, EditRun, Status, Heartbeat, GetSummary, HistoryTail,
-        SidecarStatus, Shutdown, Ping,
+        SidecarStatus, Shutdown, Ping, ArtifactRequest,
     )
 }  # fmt: skip
 

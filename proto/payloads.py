@@ -250,6 +250,7 @@ class RunStatusReply(Payload):
     log_synced_bytes: int = 0
     log_synced_seq: int = 0
     log_synced_at: float | None = None
+    artifacts_pending: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -29,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlertLevel",
     "Api",
+    "Artifact",
     "alert",
     "restore",
     "save",
@@ -42,6 +43,9 @@ __all__ = [
     "finish",
     "init",
     "log",
+    "log_artifact",
+    "log_code",
+    "use_artifact",
 ]
 
 
@@ -93,6 +97,26 @@ def restore(
     from tracker.api.files import restore_file
 
     return restore_file(name, run_path, replace, root or ".")
+
+
+def log_artifact(artifact_or_path: Any, name: str | None = None, type: str | None = None,  # noqa: A002
+                 aliases: list[str] | None = None, tags: list[str] | None = None) -> Any:  # fmt: skip
+    """``run.log_artifact`` on the active run. Raises :class:`Error` if there is none."""
+    return _active().log_artifact(
+        artifact_or_path, name=name, type=type, aliases=aliases, tags=tags
+    )
+
+
+def use_artifact(artifact_or_name: Any, type: str | None = None,  # noqa: A002
+                 aliases: list[str] | None = None) -> Any:  # fmt: skip
+    """``run.use_artifact`` on the active run. Raises :class:`Error` if there is none."""
+    return _active().use_artifact(artifact_or_name, type=type, aliases=aliases)
+
+
+def log_code(root: str | None = ".", name: str | None = None, include_fn: Any = None,
+             exclude_fn: Any = None) -> Any:  # fmt: skip
+    """``run.log_code`` on the active run. Raises :class:`Error` if there is none."""
+    return _active().log_code(root, name=name, include_fn=include_fn, exclude_fn=exclude_fn)
 
 
 def mark_preempting() -> None:
@@ -171,8 +195,12 @@ def __getattr__(name: str) -> Any:
         from tracker.api import Api
 
         return Api
+    if name == "Artifact":
+        from tracker.api.artifact import Artifact
+
+        return Artifact
     raise AttributeError(f"module 'tracker' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), "run", "config", "summary", "Api"})
+    return sorted({*globals(), "run", "config", "summary", "Api", "Artifact"})

@@ -20,6 +20,7 @@ from typing import Any
 
 from tracker import state
 from tracker.alert_level import AlertLevel, check_alert
+from tracker.artifact_ops import ArtifactMethods
 from tracker.client.null import NullTransport
 from tracker.errors import CommError, UsageError
 from tracker.mappings import Config, Summary
@@ -55,9 +56,10 @@ class RunStatus:
     log_bytes: int = 0
     log_synced_bytes: int = 0
     log_synced_at: datetime.datetime | None = None
+    artifacts_pending: dict | None = None
 
 
-class Run:
+class Run(ArtifactMethods):
     """A unit of computation logged by tracker, usually one training job.
 
     Created by :func:`tracker.init`; at most one is active per process (``tracker.run``).
@@ -513,6 +515,7 @@ class Run:
             return [os.path.join(files_dir, n) for n, _ in plan]
         created = [link(files_dir, n, src) for n, src in plan]
         self._send(Kind.SAVE, {"policy": "now", "files": [[n, src] for n, src in plan]})
+        self._log_code_artifact(plan, name)
         return created
 
     def restore(

@@ -123,6 +123,12 @@ def _print_run(r: RunStatusReply) -> None:
         f"    transaction log {r.log_bytes} bytes, {r.log_synced_bytes} on disk "
         f"(fsynced {_ago(r.log_synced_at)})"
     )
+    ap = r.artifacts_pending or {}
+    if ap.get("versions"):
+        typer.echo(
+            f"    artifacts pending: {ap['versions']} versions, {ap.get('files', 0)} files, "
+            f"{ap.get('bytes', 0)} bytes"
+        )
     if r.export_error:
         typer.echo(f"    export error: {r.export_error}")
     for err in r.file_errors:
@@ -236,6 +242,28 @@ def runs(
             r.created_at or "",
         )
     console.print(table)
+
+
+@app.command()
+def gc(
+    store: str | None = typer.Option(None, help=_STORE_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Remove artifact blobs that no version refers to (safe while runs write)."""
+    from tracker.store import open_store
+    from tracker.store.artifacts import collect_garbage
+
+    opened = open_store(_store(store))
+    try:
+        result = collect_garbage(opened, dry_run=dry_run)
+    finally:
+        opened.close()
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(f"gc: {verb} {result['blobs']} blobs, {result['bytes']} bytes")
 
 
 def main() -> None:

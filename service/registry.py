@@ -11,11 +11,12 @@ here runs on the ingest thread.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.proto import frames
 from tracker.proto.payloads import FinishReply, InitReply, RunInfo
+from tracker.service.artifacts import ArtifactWorker
 from tracker.service.export import Exporter
 from tracker.service.probe import probe
 from tracker.service.replay import apply_records, truncate_torn_tail
@@ -47,6 +48,7 @@ class Stages:
     watcher: ChangeWatcher
     log_syncer: LogSyncer
     prober: Worker
+    artifacts: ArtifactWorker = field(default_factory=ArtifactWorker)
 
     def session(self, info: RunInfo, token: int, previous: dict | None, **kw: Any) -> RunSession:
         return RunSession(
@@ -58,6 +60,7 @@ class Stages:
             copier=self.copier,
             watcher=self.watcher,
             store_writer=self.store_writer,
+            artifact_worker=self.artifacts,
             **kw,
         )
 

@@ -28,7 +28,7 @@ APPLY: dict[Kind, Callable[[RunSession, Any], Any]] = {
     Kind.SAVE: lambda s, m: s.on_save(m.spec),
     # alerts.jsonl has the alert already; the live path (which also delivers) writes it
     Kind.ALERT: lambda s, m: s.on_alert(m.spec, write_file=False),
-    Kind.ARTIFACT: lambda s, m: None,  # given meaning by the artifacts issue
+    Kind.ARTIFACT: lambda s, m: s.artifacts.on_record(m.spec),
 }
 
 

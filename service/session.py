@@ -23,6 +23,7 @@ from tracker.proto.payloads import (
     SaveSpec,
 )
 from tracker.service.alerts import AlertBook
+from tracker.service.artifacts import ArtifactBook
 from tracker.service.committer import Committer
 from tracker.service.export import Exporter, HistoryWriter
 from tracker.service.storewriter import StoreWriter
@@ -50,6 +51,7 @@ class RunSession:
         copier: Copier | None = None,
         watcher: Any = None,
         store_writer: StoreWriter | None = None,
+        artifact_worker: Any = None,
     ) -> None:
         self.info = info
         self.token = token
@@ -99,6 +101,7 @@ class RunSession:
         )
         self.alerts = AlertBook(self.run_dir, f"{self.entity}/{self.project}/{self.run_id}")
         self.files = self._file_syncer(copier, watcher)
+        self.artifacts = ArtifactBook(self, artifact_worker)
 
     def _restore(self, info: RunInfo, previous: dict[str, Any]) -> int:
         """Take over what the store knew of a resumed run; return the starting step."""
@@ -333,7 +336,7 @@ class RunSession:
                 writer.retry(time.monotonic())
                 if not writer.idle:
                     return False
-            if not self.files.idle:
+            if not self.files.idle or not self.artifacts.idle:
                 return False
             self.files.finalize_links()
             self.state = self.finishing
@@ -527,6 +530,7 @@ class RunSession:
             first_dropped_step=committer.first_dropped_step,
             first_dropped_key=committer.first_dropped_key,
             export_error=history.error if history else None,
+            artifacts_pending=self.artifacts.status(),
             **(self.txlog.status() if self.txlog is not None else {}),
         )
 

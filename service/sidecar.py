@@ -99,6 +99,7 @@ class Sidecar:
                 Kind.SHUTDOWN: self.on_shutdown,
                 Kind.PING: lambda m, raw, r: r.answer({"pid": os.getpid()}),
                 Kind.HEARTBEAT: lambda m, raw, r: None,
+                Kind.ARTIFACT_REQUEST: self.on_artifact_request,
             },
         )
         self.workers: tuple[Any, ...] = (
@@ -107,6 +108,7 @@ class Sidecar:
             self.stages.store_writer,
             self.stages.prober,
             self.webhooks,
+            self.stages.artifacts,
         )
 
     @property
@@ -147,6 +149,22 @@ class Sidecar:
         sess = self._session(msg.token, request)
         if sess is not None:
             request.answer(sess.status())
+
+    def on_artifact_request(self, msg: Any, raw: bytes, request: Request) -> None:
+        """``wait()`` of a version (answered when it is done) or a distributed id's state."""
+        sess = self._session(msg.token, request)
+        if sess is None:
+            return
+        spec = msg.spec if isinstance(msg.spec, dict) else {}
+        if msg.op == "wait" and isinstance(spec.get("id"), str):
+            sess.artifacts.on_wait(spec["id"], request.answer)
+        elif msg.op == "check" and sess.store is not None and spec.get("distributed_id"):
+            finished = sess.store.catalogue.draft_finished(
+                sess.entity, sess.project, str(spec["distributed_id"])
+            )
+            request.answer({"finished": finished})
+        else:
+            request.refuse(f"bad artifact request {msg.op!r} {spec!r:.200}")
 
     def on_get_summary(self, msg: Any, raw: bytes, request: Request) -> None:
         sess = self._session(msg.token, request)

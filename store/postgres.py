@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tracker.errors import Error
-from tracker.store.sqlcat import MIGRATIONS, POSTGRES, SCHEMA_VERSION, SqlCatalogue
+from tracker.store.sqlcat import MIGRATIONS, POSTGRES, SCHEMA_VERSION, Execute, SqlCatalogue
 
 _LOCK_ID = 0x7472_6B72  # "trkr": the advisory lock of migrations
+_WRITE_LOCK_ID = 0x7472_6B77  # "trkw": the advisory lock of exclusive transactions
 CONNECT_TIMEOUT = 5  # seconds; a server that is down fails fast and the writer retries
 
 
@@ -100,12 +101,21 @@ class PostgresCatalogue(SqlCatalogue):
         raise AssertionError("unreachable")
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Callable[[str, Sequence[Any]], None]]:
+    def _transaction(self, exclusive: bool = False) -> Iterator[Execute]:
+        """A transaction (read committed); ``exclusive`` ones hold one advisory lock from
+        their start, so their reads stay true until they commit (as under SQLite's lock)."""
         db = self._db()
         self._local.tx = True
         try:
             with db.transaction(), db.cursor() as cur:
-                yield lambda sql, args: cur.execute(sql, args)
+
+                def execute(sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+                    cur.execute(sql, args)
+                    return cur.fetchall() if cur.description is not None else []
+
+                if exclusive:
+                    execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_ID,))
+                yield execute
         except Exception:
             self._forget_broken()
             raise

@@ -7,7 +7,14 @@ placeholder (SQLite's ``?``, psycopg's ``%s``), column types in DDL, and the ins
 column. Queries are written in SQLite's spelling with every identifier double-quoted (so a
 column named ``user``, reserved in PostgreSQL, works on both), and ``INSERT ... ON CONFLICT
 DO UPDATE`` (an upsert both engines share). A table added by a migration works on both
-engines without a second implementation.
+engines without a second implementation: the artifact tables
+(:mod:`tracker.store.artifact_catalogue`, mixed into :class:`SqlCatalogue`) are one.
+
+Queries reach the engine through :class:`Statements`: :meth:`SqlCatalogue._reader` for lone
+reads, :meth:`SqlCatalogue._tx` for a transaction that reads and writes; an ``exclusive``
+transaction is serialized against every other exclusive one (SQLite: its write lock, taken at
+``BEGIN IMMEDIATE``; PostgreSQL: an advisory transaction lock), so a read inside it stays true
+until it commits.
 """
 
 from __future__ import annotations
@@ -17,11 +24,12 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from tracker.store.artifact_catalogue import ARTIFACT_SCHEMA, ArtifactCatalogue
 from tracker.store.base import ALERT_FIELDS, JSON_FIELDS, RUN_FIELDS, Catalogue
 
 _SCHEMA_1 = """
@@ -59,7 +67,7 @@ _SCHEMA_2 = "ALTER TABLE runs ADD COLUMN write_seq INTEGER"
 # SQLite's spelling; :meth:`Dialect.ddl` translates). Version 0 is a new catalogue, or one
 # written before versions were recorded, whose tables are version 1's: so the first migration
 # only creates what is missing. Add a migration; never edit one.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_1, _SCHEMA_2)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_1, _SCHEMA_2, ARTIFACT_SCHEMA)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # the write-position field of a run record (not a RUN_FIELD: readers never need it)
@@ -111,7 +119,43 @@ def q(name: str) -> str:
     return f'"{name}"'
 
 
-class SqlCatalogue(Catalogue):
+# one statement on an engine's connection (its spelling): the rows it returned, as dicts
+Execute = Callable[[str, Sequence[Any]], list[dict[str, Any]]]
+
+
+class Statements:
+    """Statements in SQLite's spelling, run on one engine (placeholders translated).
+
+    Args:
+        execute: runs one statement in the engine's spelling and returns its rows.
+        dialect: the engine's spelling.
+    """
+
+    def __init__(self, execute: Execute, dialect: Dialect) -> None:
+        self._execute = execute
+        self._dialect = dialect
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The rows of ``sql``, as dicts."""
+        return self._execute(self._dialect.sql(sql), args)
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> dict[str, Any] | None:
+        """The first row of ``sql``, or None."""
+        rows = self.rows(sql, args)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        """Run a statement whose rows, if any, nobody needs."""
+        self._execute(self._dialect.sql(sql), args)
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:
+        """Run ``sql`` once per argument tuple of ``seq``."""
+        sql = self._dialect.sql(sql)
+        for args in seq:
+            self._execute(sql, args)
+
+
+class SqlCatalogue(ArtifactCatalogue, Catalogue):
     """Every catalogue query, over an engine's connection (see the module docstring)."""
 
     dialect: Dialect = SQLITE
@@ -121,16 +165,27 @@ class SqlCatalogue(Catalogue):
         """Rows of one read (``sql`` in this engine's spelling), as dicts."""
 
     @abc.abstractmethod
-    def _transaction(self) -> AbstractContextManager[Callable[[str, Sequence[Any]], None]]:
-        """A transaction; yields ``execute(sql, args)``; commits at exit, rolls back on error."""
+    def _transaction(self, exclusive: bool = False) -> AbstractContextManager[Execute]:
+        """A transaction; yields ``execute(sql, args) -> rows``; commits at exit, rolls back
+        on error. ``exclusive``: serialized against every other exclusive transaction."""
+
+    def _reader(self) -> Statements:
+        """Lone reads (each its own statement, outside any transaction)."""
+        return Statements(self._query, self.dialect)
+
+    @contextlib.contextmanager
+    def _tx(self, exclusive: bool = False) -> Iterator[Statements]:
+        """A transaction that reads and writes (see :meth:`_transaction`)."""
+        with self._transaction(exclusive) as execute:
+            yield Statements(execute, self.dialect)
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return self._query(self.dialect.sql(sql), args)
+        return self._reader().rows(sql, args)
 
     @contextlib.contextmanager
     def _writes(self) -> Iterator[Callable[[str, Sequence[Any]], None]]:
-        with self._transaction() as execute:
-            yield lambda sql, args: execute(self.dialect.sql(sql), args)
+        with self._tx() as tx:
+            yield tx.execute
 
     # -- runs ------------------------------------------------------------------------------
     def write_runs(self, records: list[dict[str, Any]]) -> None:

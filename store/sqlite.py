@@ -13,11 +13,11 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tracker.errors import Error
-from tracker.store.sqlcat import MIGRATIONS, SCHEMA_VERSION, SQLITE, SqlCatalogue
+from tracker.store.sqlcat import MIGRATIONS, SCHEMA_VERSION, SQLITE, Execute, SqlCatalogue
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteCatalogue"]
 
@@ -53,10 +53,20 @@ class SqliteCatalogue(SqlCatalogue):
         return [dict(r) for r in self._db().execute(sql, args)]
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Callable[[str, Sequence[Any]], None]]:
+    def _transaction(self, exclusive: bool = False) -> Iterator[Execute]:
+        """A transaction holding the catalogue's write lock from its start (``BEGIN
+        IMMEDIATE``), so its reads stay true until it commits: every SQLite write
+        transaction is exclusive, whatever ``exclusive`` says."""
         db = self._db()
-        with db:
-            yield lambda sql, args: db.execute(sql, args)
+        if db.in_transaction:  # a read left open by the legacy isolation mode: nothing to keep
+            db.commit()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield lambda sql, args: [dict(r) for r in db.execute(sql, args).fetchall()]
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

@@ -133,9 +133,42 @@ class Api:
         records = _order(records, order)
         return [Run(self, r) for r in records]
 
+    # -- artifacts (tracker.api.artifact_read) ----------------------------------------------
     def artifact(self, name: str, type: str | None = None) -> Any:  # noqa: A002
-        """Artifacts are not stored yet (they come with the artifacts work)."""
-        raise Error("artifacts are not supported by this store yet")
+        """The version ``[entity/][project/]name[:alias or v<N>]`` (default ``latest``).
+
+        Raises:
+            Error: no such artifact, alias or version, another type, or a bad path.
+        """
+        from tracker.api.artifact_read import get_artifact
+
+        return get_artifact(self, name, type)
+
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:  # noqa: A002
+        """Whether :meth:`artifact` would find ``name``."""
+        try:
+            self.artifact(name, type)
+            return True
+        except Error:
+            return False
+
+    def artifacts(self, type_name: str | None, name: str, per_page: int = 50, **_: Any) -> list:
+        """Every version of the collection ``[entity/][project/]name``, newest first."""
+        from tracker.api.artifact_read import versions
+
+        return versions(self, type_name, name)
+
+    def artifact_versions(self, type_name: str | None, name: str, per_page: int = 50) -> list:
+        """Same as :meth:`artifacts` (W&B's older name)."""
+        return self.artifacts(type_name, name)
+
+    def artifact_collections(
+        self, project_name: str | None = None, type_name: str | None = None
+    ) -> list:
+        """The artifact collections of ``[entity/]project`` (of ``type_name`` when given)."""
+        from tracker.api.artifact_read import collections
+
+        return collections(self, project_name, type_name)
 
 
 _MISSING = object()

@@ -405,8 +405,47 @@ class Run:
         self.update()
 
     def delete(self, delete_artifacts: bool = False) -> None:
-        """Remove the run and its history and files from the store."""
+        """Remove the run and its history and files from the store; with
+        ``delete_artifacts`` its logged versions too (their blobs go at ``gc``)."""
+        if delete_artifacts:
+            from tracker.api.artifact_read import delete_run_artifacts
+
+            delete_run_artifacts(self._api, self)
         self._api.store.delete_run(self.entity, self.project, self.id)
+
+    def logged_artifacts(self) -> list[Any]:
+        """The artifact versions this run logged, oldest first."""
+        from tracker.api.artifact_read import run_artifacts
+
+        return run_artifacts(self._api, self, used=False)
+
+    def used_artifacts(self) -> list[Any]:
+        """The artifact versions this run used, oldest first."""
+        from tracker.api.artifact_read import run_artifacts
+
+        return run_artifacts(self._api, self, used=True)
+
+    def use_artifact(self, artifact: Any, use_as: str | None = None) -> Any:
+        """Record that this run used a stored version; return it."""
+        self._api.store.catalogue.add_artifact_usage(
+            artifact.id, self.entity, self.project, self.id
+        )
+        return artifact
+
+    def log_artifact(
+        self, artifact: Any, aliases: list[str] | None = None, tags: list[str] | None = None
+    ) -> Any:
+        """Log a draft artifact as an output of this (finished or imported) run, in this
+        process: hashed and stored here, committed before it returns."""
+        from tracker.api.artifact import check_aliases, draft_spec
+        from tracker.store.artifact_build import Progress, build
+
+        spec = draft_spec(artifact, "log", check_aliases(aliases), tags)
+        for e in spec["entries"]:
+            e.pop("is_tmp", None)
+        result = build(self._api.store, (self.entity, self.project, self.id), spec, Progress([]))
+        artifact._bind_stored(self._api, result["artifact"])
+        return artifact
 
     def load(self, force: bool = False) -> dict[str, Any]:
         """Re-read the run's record from the store (always; ``force`` is accepted)."""
