@@ -140,4 +140,4 @@ def test_a_message_over_max_message_bytes_raises_in_the_caller_naming_the_key():
     run.log({"small": 3})
     run.finish()
     assert [r["small"] for r in rows_of(run)] == [1, 3]
-    assert "init tester/keys" in open(f"{run.dir}/logs/debug.log").read()
+    assert "init tester/keys" in open(f"{run.sync_dir}/logs/debug.log").read()
