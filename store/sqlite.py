@@ -177,6 +177,14 @@ class SqliteCatalogue(Catalogue):
             args.append(pattern)
         return [dict(r) for r in self._db().execute(sql + " ORDER BY name", args)]
 
+    def delete_files(self, entity: str, project: str, run_id: str, names: list[str]) -> None:
+        db = self._db()
+        with db:
+            db.executemany(
+                "DELETE FROM files WHERE entity = ? AND project = ? AND run_id = ? AND name = ?",
+                [(entity, project, run_id, n) for n in names],
+            )
+
     def delete_run(self, entity: str, project: str, run_id: str) -> None:
         db = self._db()
         with db:

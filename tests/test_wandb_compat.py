@@ -257,3 +257,175 @@ def test_module_level_names_of_wandb(capsys, monkeypatch):
     assert hasattr(wandb, "config") and "config" in dir(wandb)
     with pytest.raises(wandb.Error, match="init"):
         wandb.config.update({"a": 1})
+
+
+# -- 6. None and changing types ---------------------------------------------------------------
+def test_a_logged_none_is_kept_as_null_and_each_value_keeps_its_type(api):
+    run = wandb.init(project="compat")
+    run.log({"a": 1, "b": None})
+    run.log({"a": "x", "c": 2})
+    run.log({"a": 2.5, "b": 3})
+    run.log({"a": True, "b": None, "d": [1, "two"]})
+    run.finish()
+    rows = [
+        {k: v for k, v in r.items() if not k.startswith("_")}
+        for r in api.run(run.path).scan_history()
+    ]
+    assert rows == [
+        {"a": 1, "b": None},
+        {"a": "x", "c": 2},
+        {"a": 2.5, "b": 3},
+        {"a": True, "b": None, "d": [1, "two"]},
+    ]
+    assert [type(r["a"]) for r in rows] == [int, str, float, bool]
+    hist = api.run(run.path).history(keys=["b"], pandas=False)
+    assert [r.get("b", "absent") for r in hist] == [None, 3, None]
+
+
+def test_types_that_change_between_history_parts_read_back_and_compact_alike():
+    from tracker.service.export import build_table
+    from tracker.store.tables import combine, conform, plain_rows, unify_schemas
+
+    parts = [
+        build_table([{"_step": 0, "a": 1, "s": "1"}, {"_step": 1, "a": 2, "s": None}]),
+        build_table([{"_step": 2, "a": "two", "s": "x"}]),
+        build_table([{"_step": 3, "a": 3.5, "s": 5}]),
+    ]
+    expected = [
+        {"_step": 0, "a": 1, "s": "1"},
+        {"_step": 1, "a": 2, "s": None},
+        {"_step": 2, "a": "two", "s": "x"},
+        {"_step": 3, "a": 3.5, "s": 5},
+    ]
+    assert plain_rows(combine(parts)) == expected
+    schema = unify_schemas(p.schema for p in parts)
+    compacted = combine([conform(p, schema) for p in parts])  # as compaction writes it
+    assert plain_rows(combine([compacted])) == expected
+
+
+# -- 10. the read side ------------------------------------------------------------------------
+@pytest.fixture
+def five_runs(api):
+    made = []
+    for i in range(5):
+        run = wandb.init(
+            project="reads",
+            name=f"bert-{i}" if i % 2 else f"gpt-{i}",
+            config={"lr": 0.1 * (i + 1)},
+            tags=["even"] if i % 2 == 0 else ["odd"],
+            reinit=True,
+        )
+        run.log({"loss": 1.0 / (i + 1)})
+        if i < 3:
+            run.log({"acc": i})
+        run.finish(exit_code=1 if i == 4 else 0)
+        made.append(run.id)
+    return made
+
+
+def test_runs_is_lazy_and_paginated(api, five_runs):
+    loads = []
+    found_store = api.store.find_runs
+
+    def counting(**kwargs):
+        loads.append(kwargs)
+        return found_store(**kwargs)
+
+    api._store.find_runs = counting
+    runs = api.runs("reads", per_page=2, order="+created_at")
+    assert loads == [] and runs.pages_loaded == 0  # nothing read yet
+    assert len(runs) == 5 and runs.length == 5 and len(loads) == 1
+    assert runs[0].id == five_runs[0] and runs.pages_loaded == 1
+    assert runs[-1].id == five_runs[-1] and runs.pages_loaded == 3
+    assert [r.id for r in runs] == five_runs and [r.id for r in runs[1:3]] == five_runs[1:3]
+    assert len(loads) == 1  # one catalogue read for every page
+    with pytest.raises(IndexError):
+        runs[5]
+    with pytest.raises(ValueError, match="per_page"):
+        api.runs("reads", per_page=0)
+
+
+def test_runs_histories(api, five_runs):
+    runs = api.runs("reads", order="+created_at")
+    rows = runs.histories(samples=10, keys=["loss"])
+    assert [(r["run_id"], r["loss"]) for r in rows] == [
+        (rid, 1.0 / (i + 1)) for i, rid in enumerate(five_runs)
+    ]
+    frame = runs.histories(keys=["acc"], format="pandas")
+    assert list(frame["run_id"]) == five_runs[:3] and list(frame["acc"]) == [0, 1, 2]
+    with pytest.raises(ValueError, match="format"):
+        runs.histories(format="csv")
+
+
+def test_runs_filters_of_wandb(api, five_runs):
+    def ids(filters):
+        return [r.id for r in api.runs("reads", filters=filters, order="+created_at")]
+
+    assert ids({"$or": [{"state": "failed"}, {"tags": "odd"}]}) == [
+        five_runs[1],
+        five_runs[3],
+        five_runs[4],
+    ]
+    assert ids({"$and": [{"tags": "even"}, {"config.lr": {"$gte": 0.3}}]}) == [
+        five_runs[2],
+        five_runs[4],
+    ]
+    assert ids({"display_name": {"$regex": "^bert"}}) == [five_runs[1], five_runs[3]]
+    assert ids({"config.lr.value": {"$lte": 0.2}}) == five_runs[:2]
+    assert ids({"state": {"$nin": ["finished"]}}) == [five_runs[4]]
+    assert ids({"summary_metrics.acc": {"$exists": True}}) == five_runs[:3]
+    assert ids({"summary_metrics.acc": {"$exists": False}}) == five_runs[3:]
+    assert ids({"$nor": [{"tags": "even"}]}) == [five_runs[1], five_runs[3]]
+    with pytest.raises(ValueError, match=r"\$near"):
+        api.runs("reads", filters={"config.lr": {"$near": 1}})
+    with pytest.raises(ValueError, match=r"\$or"):
+        api.runs("reads", filters={"$or": {"state": "failed"}})
+
+
+def test_api_arguments_projects_and_flush(tracker_env, five_runs):
+    api = wandb.Api(overrides={"entity": "tester", "project": "reads"}, timeout=19)
+    assert api.default_project == "reads" and api.timeout == 19
+    assert len(api.runs()) == 5
+    assert [p.name for p in api.projects()] == ["reads"]
+    assert len(api.projects()[0].runs()) == 5
+    assert api.flush() is None
+
+
+def test_public_run_names_of_wandb(api, five_runs):
+    run = api.run(f"reads/{five_runs[0]}")
+    assert run.username == "tester" and run.project_internal_id == "tester/reads"
+    assert run.snake_to_camel("created_at_time") == "createdAtTime"
+    same = wandb.apis.public.Run(api, "tester", "reads", five_runs[0])
+    assert same.id == run.id and same.config == run.config
+    with pytest.raises(wandb.Error, match="not found"):
+        wandb.apis.public.Run(api, "tester", "reads", "nosuchrun")
+
+
+def test_history_events_stream_is_the_system_stream(api):
+    run = wandb.init(project="reads", settings={"system_sample_interval": 0.2})
+    wait_until(lambda: _system_rows(api, run), timeout=30)
+    run.finish()
+    stored = api.run(run.path)
+    events = stored.history(stream="events", pandas=False)
+    assert events and events == stored.history(stream="system", pandas=False)
+
+
+def _system_rows(api, run):
+    try:
+        return api.run(run.path).history(stream="system", pandas=False)
+    except Exception:
+        return None
+
+
+def test_file_attributes_and_delete(api, tracker_env):
+    run = wandb.init(project="reads")
+    with open(os.path.join(run.dir, "notes.json"), "w") as fh:
+        fh.write("{}")
+    run.finish()
+    stored = api.run(run.path)
+    f = stored.file("notes.json")
+    assert f.mimetype == "application/json" and f.id == f"tester/reads/{run.id}/notes.json"
+    assert f.direct_url == f.url and f.path_uri == f.url
+    f.delete()
+    assert stored.file("notes.json") is None
+    assert "notes.json" not in {x.name for x in stored.files()}
