@@ -74,7 +74,7 @@ def one(rows: int, keys: int) -> None:
     growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base_rss
     api = tracker.Api()
     files = history_files(api.store_root, api.run(run.path).path)
-    merged = compaction(run.dir)
+    merged = compaction(run.sync_dir)
     if merged is None:
         merge = f"{len(files)} history file(s), not compacted"
     else:

@@ -19,10 +19,11 @@ from typing import Any
 
 from tracker import state as _state
 from tracker.alert_level import AlertLevel
-from tracker.errors import Error, IncompleteRunHistoryError, UsageError
+from tracker.errors import CommError, Error, IncompleteRunHistoryError, UsageError
 from tracker.settings import Settings
 from tracker.start import init
 from tracker.training_run import Run, RunStatus
+from tracker.wandb_module import login, require, setup, termerror, termlog, termwarn
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,7 @@ __all__ = [
     "alert",
     "restore",
     "save",
+    "CommError",
     "Error",
     "IncompleteRunHistoryError",
     "Run",
@@ -46,6 +48,12 @@ __all__ = [
     "log_artifact",
     "log_code",
     "use_artifact",
+    "login",
+    "require",
+    "setup",
+    "termerror",
+    "termlog",
+    "termwarn",
 ]
 
 
@@ -199,8 +207,12 @@ def __getattr__(name: str) -> Any:
         from tracker.api.artifact import Artifact
 
         return Artifact
+    if name == "apis":  # wandb.apis.public.Run, as seed 001 names it
+        import tracker.apis.public
+
+        return tracker.apis
     raise AttributeError(f"module 'tracker' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), "run", "config", "summary", "Api", "Artifact"})
+    return sorted({*globals(), "run", "config", "summary", "Api", "Artifact", "apis"})

@@ -21,6 +21,10 @@ class Config(MutableMapping):
     def __init__(self, data: dict | None = None, on_change: Callable[[dict], None] | None = None):
         object.__setattr__(self, "_data", dict(data or {}))
         object.__setattr__(self, "_on_change", on_change)
+        object.__setattr__(self, "_always_allow", False)  # init(allow_val_change=True)
+
+    def _allow_val_changes(self) -> None:
+        object.__setattr__(self, "_always_allow", True)
 
     def _bind(self, on_change: Callable[[dict], None] | None) -> None:
         object.__setattr__(self, "_on_change", on_change)
@@ -45,7 +49,11 @@ class Config(MutableMapping):
             if not isinstance(key, str):
                 raise TypeError(f"config keys must be strings, got {key!r}")
             old = self._data.get(key, _MISSING)
-            if old is not _MISSING and old != value and not allow_val_change:
+            if (
+                old is not _MISSING
+                and old != value
+                and not (allow_val_change or self._always_allow)
+            ):
                 raise Error(
                     f"config key {key!r} already has value {old!r}; pass "
                     f"allow_val_change=True to change it to {value!r}"
@@ -136,6 +144,22 @@ class Summary(MutableMapping):
             raise AttributeError(key)
         try:
             return self._get()[key]
+        except KeyError:
+            raise AttributeError(f"summary has no key {key!r}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        # ``run.summary.best_acc = 0.97`` is W&B's idiom: an item, never an attribute
+        if key.startswith("_"):
+            object.__setattr__(self, key, value)
+        else:
+            self.update({key: value})
+
+    def __delattr__(self, key: str) -> None:
+        if key.startswith("_"):
+            object.__delattr__(self, key)
+            return
+        try:
+            del self[key]
         except KeyError:
             raise AttributeError(f"summary has no key {key!r}") from None
 

@@ -27,7 +27,11 @@ def plan_save(glob_str: Any, base_path: Any, policy: str, files_dir: str) -> lis
         raise ValueError("save() glob_str must be a non-empty path or glob")
     absolute = os.path.isabs(glob_str)
     pattern = os.path.abspath(glob_str)
-    if base_path is None:
+    files_real = os.path.realpath(files_dir)
+    inside = _inside(os.path.realpath(pattern), files_real)
+    if base_path is None and inside:
+        base = files_dir  # a file in run.dir keeps its name there, as in W&B
+    elif base_path is None:
         base = os.path.dirname(os.path.dirname(pattern)) if absolute else os.getcwd()
     else:
         base = os.path.abspath(os.fspath(base_path))
@@ -36,18 +40,30 @@ def plan_save(glob_str: Any, base_path: Any, policy: str, files_dir: str) -> lis
         if os.path.isdir(match):
             continue
         source = os.path.abspath(match)
+        if _inside(os.path.realpath(source), files_real):
+            if not inside:
+                continue  # a glob over the run folder itself does not save its files/ again
+            out[os.path.relpath(os.path.realpath(source), files_real)] = source
+            continue
         name = os.path.relpath(source, base)
         if name == os.pardir or name.startswith(os.pardir + os.sep) or os.path.isabs(name):
             raise ValueError(f"save() match {source!r} is outside base_path {base!r}")
-        if os.path.realpath(source).startswith(os.path.realpath(files_dir) + os.sep):
-            continue  # already inside the run's files/ (e.g. saving the run dir itself)
         out[name] = source
     return sorted(out.items())
 
 
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder + os.sep)
+
+
 def link(files_dir: str, name: str, source: str) -> str:
-    """Create (or replace) the symbolic link ``files/<name>`` → ``source``; return its path."""
+    """Create (or replace) the symbolic link ``files/<name>`` → ``source``; return its path.
+
+    A source that already is ``files/<name>`` (a file written in ``run.dir``) is left alone.
+    """
     dest = os.path.join(files_dir, name)
+    if os.path.realpath(dest) == os.path.realpath(source) and not os.path.islink(dest):
+        return dest
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     if os.path.lexists(dest):
         if os.path.islink(dest) and os.readlink(dest) == source:

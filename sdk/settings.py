@@ -47,6 +47,13 @@ class Settings:
             warning naming the run's transaction log and the command that completes it.
         fsync_interval: seconds between fsyncs of the sidecar's transaction log (group
             commit); 0 fsyncs on every flush.
+        init_timeout: seconds ``init`` waits for the sidecar to register the run.
+
+    W&B's setting names are accepted too (see ``tracker/wandb_settings.py``):
+    ``x_disable_stats=True`` is ``system_sample_interval=0``, ``x_stats_sampling_interval``
+    is ``system_sample_interval``, ``init_timeout`` is itself; ``mode``, ``project``,
+    ``run_id``, ``run_name``... fill the ``init`` arguments that were not given; the others
+    W&B has are ignored with one warning each. A name W&B does not have raises ``TypeError``.
 
     The fields given to the constructor are remembered (:meth:`given`): a value given
     explicitly wins over its ``TRACKER_<NAME>`` variable even when it equals the default.
@@ -68,6 +75,7 @@ class Settings:
     console: str = "redirect"
     finish_timeout: float = 120.0
     fsync_interval: float = 0.2
+    init_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -82,6 +90,10 @@ class Settings:
         """Every setting by name (what the sidecar receives with the run)."""
         return dataclasses.asdict(self)
 
+    def init_arguments(self) -> dict[str, Any]:
+        """The ``init`` arguments given by W&B setting names (``mode``, ``run_id``...)."""
+        return dict(getattr(self, "_init_args", {}))
+
 
 def _remember_given(init: Callable[..., None]) -> Callable[..., None]:
     # The dataclass __init__ cannot tell a default from the same value given explicitly, so
@@ -90,7 +102,12 @@ def _remember_given(init: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(init)
     def __init__(self: Settings, *args: Any, **kwargs: Any) -> None:
+        from tracker.wandb_settings import translate
+
+        mapped, init_args = translate(kwargs)
+        kwargs = {**mapped, **kwargs}
         object.__setattr__(self, "_given", frozenset(names[: len(args)]) | frozenset(kwargs))
+        object.__setattr__(self, "_init_args", init_args)
         init(self, *args, **kwargs)
 
     return __init__
@@ -113,6 +130,7 @@ _KINDS: dict[str, Callable[[str], Any]] = {
     "console": str,
     "finish_timeout": float,
     "fsync_interval": float,
+    "init_timeout": float,
 }
 
 
@@ -156,18 +174,27 @@ def resolve_settings(given: Settings | Mapping[str, Any] | None) -> Settings:
             values[name] = kind(raw)
         except ValueError:
             raise Error(f"environment variable {var}={raw!r} is not a valid {name}") from None
+    init_args: dict[str, Any] = {}
     if isinstance(given, Settings):
         values.update({name: getattr(given, name) for name in given.given()})
+        init_args = given.init_arguments()
     elif given is not None:
         if not isinstance(given, Mapping):
             raise Error(
                 f"settings must be a tracker.Settings or a dict, got {type(given).__name__}"
             )
-        for key, value in given.items():
-            if key not in _KINDS:
+        from tracker.wandb_settings import is_wandb_name, translate
+
+        for key in given:
+            if key not in _KINDS and not is_wandb_name(key):
                 raise Error(f"unknown setting {key!r}; known: {', '.join(sorted(_KINDS))}")
-            values[key] = value
-    return Settings(**values)
+        rest = dict(given)
+        mapped, init_args = translate(rest)
+        values.update(mapped)
+        values.update(rest)
+    resolved = Settings(**values)
+    object.__setattr__(resolved, "_init_args", init_args)
+    return resolved
 
 
 class Env:

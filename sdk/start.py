@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from tracker import hooks, state
+from tracker import hooks, state, wandb_init
 from tracker.errors import Error
 from tracker.naming import check_id, generate_id, generate_name
 from tracker.proto.messages import Kind
@@ -20,7 +20,6 @@ from tracker.training_run import Run
 
 MODES = ("online", "offline", "disabled")
 RESUME = (None, "never", "allow", "must")
-_INIT_TIMEOUT = 60.0
 
 
 def init(
@@ -37,7 +36,15 @@ def init(
     mode: str | None = None,
     resume: str | None = None,
     settings: Settings | Mapping[str, Any] | None = None,
-    reinit: bool = False,
+    reinit: bool | str = False,
+    *,
+    config_exclude_keys: list[str] | None = None,
+    config_include_keys: list[str] | None = None,
+    allow_val_change: bool | None = None,
+    save_code: bool | None = None,
+    fork_from: str | None = None,
+    resume_from: str | None = None,
+    **wandb_only: Any,
 ) -> Run:
     """Start a run and return it; it is also ``tracker.run`` until it finishes.
 
@@ -54,12 +61,21 @@ def init(
         job_type: the kind of job (``train``, ``eval``...).
         tags: strings to label the run.
         notes: free-form description.
-        config: hyperparameters (a mapping or an ``argparse.Namespace``).
+        config: hyperparameters (a mapping, an ``argparse.Namespace`` or a YAML file path).
         dir: where the ``tracker/`` folder of run directories goes (default: the cwd).
-        mode: ``online``, ``offline`` or ``disabled``.
-        resume: ``None``/``"never"``, ``"allow"`` or ``"must"``.
-        settings: a :class:`tracker.Settings` or a dict of the same keys.
-        reinit: finish the active run first instead of returning it.
+        mode: ``online``, ``offline`` or ``disabled`` (W&B's ``dryrun`` is ``offline``).
+        resume: ``None``/``"never"``/``False``, ``"allow"``, ``"must"``, or
+            ``"auto"``/``True``: resume this folder's last run if it did not finish cleanly.
+        settings: a :class:`tracker.Settings` or a dict of the same keys (W&B's names too).
+        reinit: finish the active run first instead of returning it (W&B's strings too).
+        config_exclude_keys: config keys left out.
+        config_include_keys: the only config keys kept.
+        allow_val_change: let ``run.config`` change existing values.
+        save_code: save the main script as ``code/<path>``.
+        fork_from: ``"RUN_ID?_step=N"``: start with that run's history up to step N.
+        resume_from: accepted, ignored (W&B's server-side rewind).
+        **wandb_only: W&B's ``magic``, ``anonymous``, ``force``, ``tensorboard``,
+            ``sync_tensorboard``, ``monitor_gym``: accepted, noted in the debug log.
 
     Returns:
         The new :class:`Run`.
@@ -67,20 +83,46 @@ def init(
     Raises:
         Error: a bad argument, setting or environment variable (named in the message), a
             resume that cannot be honoured, or a sidecar that cannot be started.
+        TypeError: an argument W&B does not have either.
 
     Example:
         >>> run = tracker.init(project="mnist", config={"lr": 1e-3})
         >>> run.log({"loss": 0.5})
         >>> run.finish()
     """
+    unknown = sorted(set(wandb_only) - set(wandb_init.IGNORED))
+    if unknown:
+        raise TypeError(f"init() got an unexpected keyword argument {unknown[0]!r}")
+    resolved = resolve_settings(settings)
+    given = resolved.init_arguments()  # W&B setting names: fill what was not passed here
+    project, entity, name, id, group, job_type, tags, notes, dir, mode, resume = (
+        given.get(k) if v is None else v
+        for k, v in (
+            ("project", project),
+            ("entity", entity),
+            ("name", name),
+            ("id", id),
+            ("group", group),
+            ("job_type", job_type),
+            ("tags", tags),
+            ("notes", notes),
+            ("dir", dir),
+            ("mode", mode),
+            ("resume", resume),
+        )
+    )
     active = state.active_run()
     if active is not None and not active._finished:
-        if not reinit:
+        if not wandb_init.reinit_flag(reinit or given.get("reinit")):
             return active
         active.finish()
 
-    resolved = resolve_settings(settings)
-    mode = _mode(mode, resume)
+    root = os.path.abspath(dir or Env.get(Env.DIR) or os.getcwd())
+    resume = wandb_init.resume_mode(resume)
+    auto = resume == "auto"
+    if auto:
+        id, resume = wandb_init.auto_resume(root, id)
+    mode = _mode(wandb_init.mode_name(mode), resume)
     run_id = _run_id(id)
     project = _text("project", project or Env.get(Env.PROJECT) or "uncategorized")
     entity = _text("entity", entity or Env.get(Env.ENTITY) or _user())
@@ -89,12 +131,14 @@ def init(
     name = _text("name", name, optional=True) or generate_name()
     notes = _text("notes", notes, optional=True)
     tag_list = _tags(tags)
-    config_dict = _config(config)
+    config_dict = wandb_init.filter_keys(
+        _config(wandb_init.config_source(config)), config_include_keys, config_exclude_keys
+    )
+    fork = wandb_init.parse_fork(fork_from, entity, project) if fork_from else None
     if mode != "disabled":
         default_store()  # a store URI no backend serves fails here, before any folder is made
 
     start_time = time.time()
-    root = os.path.abspath(dir or Env.get(Env.DIR) or os.getcwd())
     run_dir = _make_run_dir(root, mode, run_id, start_time)
     info = RunInfo(
         id=run_id,
@@ -126,8 +170,33 @@ def init(
             config=config_dict,
         )
         state.set_active_run(run)
-        return run
-    return _start(info, resolved)
+    else:
+        run = _start(info, resolved)
+    _after_start(run, root if auto else None, fork, allow_val_change, save_code, given)
+    for arg in sorted(wandb_only) + (["resume_from"] if resume_from else []):
+        run.debug(f"init(): W&B argument {arg!r} accepted, without a meaning in tracker")
+    return run
+
+
+def _after_start(
+    run: Run,
+    auto_root: str | None,
+    fork: tuple[str, int] | None,
+    allow_val_change: bool | None,
+    save_code: bool | None,
+    given: dict[str, Any],
+) -> None:
+    """What W&B's ``init`` arguments do once the run is registered."""
+    if allow_val_change or given.get("allow_val_change"):
+        run.config._allow_val_changes()
+    if run.disabled:
+        return
+    if auto_root is not None:
+        run._resume_file = wandb_init.remember_for_resume(auto_root, run.id)
+    if save_code or given.get("save_code"):
+        wandb_init.save_main_code(run)
+    if fork is not None:
+        wandb_init.fork_history(run, *fork)
 
 
 def _metadata(start_time: float) -> dict[str, Any]:
@@ -152,7 +221,7 @@ def _start(info: RunInfo, resolved: Settings) -> Run:
     conn = Connection(default_store(), resolved.idle_timeout, resolved.max_queue_bytes)
     # The run's handle on the wire is chosen here, so records stay valid for a new sidecar.
     info.token = secrets.randbits(62) | 1
-    reply = InitReply.from_wire(conn.request(Kind.INIT, info, timeout=_INIT_TIMEOUT))
+    reply = InitReply.from_wire(conn.request(Kind.INIT, info, timeout=resolved.init_timeout))
     conn.note_sidecar(reply.sidecar_pid)
     conn.transport.register_run(info.token, info)
     # a resumed run keeps what the store knew unless this init changed it
@@ -172,7 +241,7 @@ def _start(info: RunInfo, resolved: Settings) -> Run:
     run._start_console()
     if not resolved.silent:
         verb = "resumed" if run.resumed else "started"
-        where = run.url or run.dir
+        where = run.url or run.sync_dir
         print(
             f"tracker: {verb} run {run.name} ({run.id}) in {run.project}: {where}",
             file=sys.stderr,

@@ -106,6 +106,7 @@ class Run(ArtifactMethods):
         self._alerts_delivered: dict[str, float] = {}
         self._max_message = settings.max_message_bytes
         self._console = None
+        self._resume_file: str | None = None  # resume="auto": removed by a clean finish
         self.debug(
             f"init {self.path} mode={self.mode} pid={os.getpid()} starting_step={starting_step} "
             f"resumed={resumed} sidecar={getattr(conn, 'paths', None) and conn.paths.endpoint}"
@@ -117,7 +118,7 @@ class Run(ArtifactMethods):
             return
         from tracker.console import ConsoleCapture
 
-        path = os.path.join(self.dir, "files", "output.log")
+        path = os.path.join(self.dir, "output.log")
         try:
             self._console = ConsoleCapture(path)
         except OSError as exc:
@@ -137,7 +138,7 @@ class Run(ArtifactMethods):
         if self.disabled:
             return
         try:
-            with open(os.path.join(self.dir, "logs", "debug.log"), "a") as fh:
+            with open(os.path.join(self.sync_dir, "logs", "debug.log"), "a") as fh:
                 fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
         except OSError:
             pass
@@ -201,7 +202,14 @@ class Run(ArtifactMethods):
 
     @property
     def dir(self) -> str:
-        """The run directory (§7)."""
+        """The run's ``files/`` folder, as in W&B: what is written there is synced at finish
+        (``save`` is not needed) and keeps its name there."""
+        return os.path.join(self._info.dir, "files")
+
+    @property
+    def sync_dir(self) -> str:
+        """The run folder (§7): ``files/``, ``logs/`` and the transaction log, the folder
+        ``tracker-service sync`` takes (W&B's ``settings.sync_dir``)."""
         return self._info.dir
 
     @property
@@ -388,18 +396,21 @@ class Run(ArtifactMethods):
         summary: str | None = None,
         goal: str | None = None,
         overwrite: bool | None = None,
+        **kwargs: Any,
     ) -> Metric:
         """Customize a metric's summary and x axis (§4.3).
 
         Args:
             name: the flattened key, or a prefix ending with ``*``.
-            step_metric: the key to use as this metric's x axis.
+            step_metric: the key to use as this metric's x axis, or the :class:`Metric`
+                an earlier ``define_metric`` returned.
             step_sync: fill in the latest ``step_metric`` value in rows that lack it
                 (default True when ``step_metric`` is given).
             hidden: hide the metric from charts.
             summary: comma list of ``min,max,mean,first,last,best,none,copy``.
             goal: ``minimize`` or ``maximize``: what ``best`` means.
             overwrite: replace an earlier definition instead of merging with it.
+            **kwargs: W&B's other options (unknown to tracker): noted in the debug log.
 
         Returns:
             The :class:`Metric` as it now applies.
@@ -409,6 +420,10 @@ class Run(ArtifactMethods):
         """
         if self._finished:
             raise UsageError(f"run {self.id} is finished")
+        if isinstance(step_metric, Metric):
+            step_metric = step_metric.name
+        if kwargs:
+            self.debug(f"define_metric({name!r}): ignored W&B options {sorted(kwargs)}")
         spec = check_definition(name, step_metric, step_sync, hidden, summary, goal, overwrite)
         if self._conn is not None:
             self._seq += 1
@@ -464,8 +479,11 @@ class Run(ArtifactMethods):
             return []
         if self._finished:
             raise UsageError(f"run {self.id} is finished; save() needs an active run")
-        files_dir = os.path.join(self.dir, "files")
-        plan = plan_save(glob_str, base_path, policy, files_dir)
+        return self._save_plan(plan_save(glob_str, base_path, policy, self.dir), policy)
+
+    def _save_plan(self, plan: list[tuple[str, str]], policy: str) -> list[str]:
+        """Link each ``(name, source)`` into ``files/`` and ask the sidecar to sync them."""
+        files_dir = self.dir
         if self.disabled:
             return [os.path.join(files_dir, name) for name, _ in plan]
         created = [link(files_dir, name, source) for name, source in plan]
@@ -503,14 +521,14 @@ class Run(ArtifactMethods):
             root or ".",
             include_fn or is_py_or_dockerfile,
             exclude_fn or exclude_tracker_dirs,
-            os.path.dirname(self.dir),
+            os.path.dirname(self.sync_dir),
         )
         if not plan:
             return None
         self.debug(
             f"log_code {name or 'source-' + self.project}: {len(plan)} files from {os.path.abspath(root or '.')}"
         )
-        files_dir = os.path.join(self.dir, "files")
+        files_dir = self.dir
         if self.disabled:
             return [os.path.join(files_dir, n) for n, _ in plan]
         created = [link(files_dir, n, src) for n, src in plan]
@@ -527,8 +545,9 @@ class Run(ArtifactMethods):
     ) -> Any:
         """Open a file of this run (or of ``run_path``) from the store.
 
-        The file goes to ``root`` (default: the run directory), downloaded only if it is not
-        there already unless ``replace``.
+        The file goes to ``root`` (default: ``run.dir``), downloaded only if it is not
+        there already unless ``replace``. A file this run saved is read from the run's own
+        ``files/`` (its copy to the store may not be done yet).
 
         Returns:
             The file, open for reading.
@@ -538,7 +557,18 @@ class Run(ArtifactMethods):
         """
         from tracker.api.files import restore_file
 
-        return restore_file(name, run_path or self.path, replace, root or self.dir)
+        root = root or self.dir
+        own = os.path.join(self.dir, name)
+        if run_path in (None, self.path, self.id) and os.path.isfile(own):
+            dest = os.path.join(root, name)
+            if os.path.realpath(dest) != os.path.realpath(own):
+                if replace or not os.path.exists(dest):
+                    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+                    import shutil
+
+                    shutil.copyfile(own, dest)
+            return open(dest)
+        return restore_file(name, run_path or self.path, replace, root)
 
     # -- alerts ----------------------------------------------------------------------------
     def alert(
@@ -625,6 +655,8 @@ class Run(ArtifactMethods):
                     self._finish_remote(exit_code, quiet)
                 else:
                     self._final_summary = dict(self._local_summary)
+                if self._resume_file and not exit_code:
+                    os.remove(self._resume_file)
             finally:
                 if state.active_run() is self:
                     state.set_active_run(None)
@@ -666,12 +698,12 @@ class Run(ArtifactMethods):
             self._print_footer(final)
 
     def _warn_unfinished(self, exc: CommError) -> None:
-        txlog = os.path.join(self.dir, f"run-{self.id}.trk")
+        txlog = os.path.join(self.sync_dir, f"run-{self.id}.trk")
         msg = (
             f"tracker: warning: run {self.id} did not finish within "
             f"{self._settings.finish_timeout:g} s (settings.finish_timeout): {exc}. "
             f"The sidecar keeps the run's records in its transaction log {txlog}; "
-            f"complete the run with: tracker-service sync {self.dir}"
+            f"complete the run with: tracker-service sync {self.sync_dir}"
         )
         self.debug(msg)
         _logger().warning(msg)
@@ -689,13 +721,13 @@ class Run(ArtifactMethods):
     def _print_footer(self, reply: FinishReply) -> None:
         lines = [
             f"tracker: run {self.name} ({self.id}) {reply.state}: {reply.rows} rows in "
-            f"{reply.where or self.dir}"
+            f"{reply.where or self.sync_dir}"
         ]
         summary = {k: v for k, v in reply.summary.items() if not k.startswith("_")}
         for key in sorted(summary)[:10]:
             lines.append(f"tracker:   {key} {summary[key]!r}")
         if self.offline:
-            lines.append(f"tracker: sync it with: tracker-service sync {self.dir}")
+            lines.append(f"tracker: sync it with: tracker-service sync {self.sync_dir}")
         elif self.url:
             lines.append(f"tracker: {self.url}")
         self._print("\n".join(lines))

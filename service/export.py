@@ -15,7 +15,6 @@ a queue that the main thread drains (:meth:`Exporter.completed`).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from tracker.service.compact import compact_parts
 from tracker.service.worker import Worker
 from tracker.store.base import BlobStore
 from tracker.store.parts import compacted_key, next_part, part_key
+from tracker.store.tables import NULLS, json_array, plain_rows, with_json_columns
 
 ROWS_PER_PART = 10_000
 SECONDS_PER_PART = 10.0
@@ -31,7 +31,11 @@ RESERVED_ORDER = ("_step", "_timestamp", "_runtime")
 
 
 def build_table(rows: list[dict[str, Any]]):
-    """A pyarrow table of ``rows``: one column per key, nulls where a row lacks it."""
+    """A pyarrow table of ``rows``: one column per key, nulls where a row lacks it.
+
+    A key with values of types no one column type holds is a JSON column, and keys logged
+    as ``None`` are listed per row in ``_tracker_nulls`` (``tracker.store.tables``).
+    """
     import pyarrow as pa
 
     keys: dict[str, None] = dict.fromkeys(k for k in RESERVED_ORDER if rows and k in rows[0])
@@ -39,8 +43,14 @@ def build_table(rows: list[dict[str, Any]]):
         if len(row) != len(keys) or not keys.keys() >= row.keys():
             keys.update(dict.fromkeys(row))
     columns = {}
+    encoded = []
+    logged_none: dict[int, list[str]] = {}
     for key in keys:
         values = [row.get(key) for row in rows]
+        if None in values:
+            for i, row in enumerate(rows):
+                if key in row and row[key] is None:
+                    logged_none.setdefault(i, []).append(key)
         if key == "_step":
             columns[key] = pa.array(values, type=pa.int64())
         elif key in ("_timestamp", "_runtime"):
@@ -49,8 +59,15 @@ def build_table(rows: list[dict[str, Any]]):
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
                 columns[key] = pa.array([_as_float(v) for v in values], type=pa.float64())
         else:
-            columns[key] = _column(values)
-    return pa.table(columns)
+            columns[key], is_json = _column(values)
+            if is_json:
+                encoded.append(key)
+    if logged_none:
+        columns[NULLS] = pa.array(
+            [logged_none.get(i) for i in range(len(rows))], type=pa.list_(pa.string())
+        )
+    table = pa.table(columns)
+    return table.replace_schema_metadata(with_json_columns(table.schema, encoded).metadata)
 
 
 def _as_float(value: Any) -> float | None:
@@ -60,22 +77,20 @@ def _as_float(value: Any) -> float | None:
         return None
 
 
-def _column(values: list[Any]):
+def _column(values: list[Any]) -> tuple[Any, bool]:
+    """The column of ``values`` and whether it is a JSON column."""
     import pyarrow as pa
 
     try:
         arr = pa.array(values)
         if pa.types.is_integer(arr.type) and arr.type != pa.int64():
             arr = arr.cast(pa.int64())
-        return arr
+        return arr, False
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         pass
-    # Mixed types in one column (a number here, a string there): keep every value, as JSON
-    # text, so that nothing is lost; numbers stay readable.
-    return pa.array(
-        [None if v is None else (v if isinstance(v, str) else json.dumps(v)) for v in values],
-        type=pa.string(),
-    )
+    # Mixed types in one column (a number here, a string there): every value as JSON text,
+    # so each reads back with its own type.
+    return json_array(values), True
 
 
 class Exporter(Worker):
@@ -194,7 +209,7 @@ class HistoryWriter:
             return
         self.error = None
         self.failures = 0
-        self.keys.update(dict.fromkeys(table.column_names))
+        self.keys.update(dict.fromkeys(k for k in table.column_names if k != NULLS))
         self.rows_exported += table.num_rows
         self._compact_when_written()
 
@@ -257,8 +272,8 @@ class HistoryWriter:
         out = []
         waiting = {**self.inflight, **self.failed}
         for part in sorted(waiting):
-            for row in waiting[part].to_pylist():
+            for row in plain_rows(waiting[part]):
                 if row["_step"] >= min_step:
-                    out.append({k: v for k, v in row.items() if v is not None})
+                    out.append(row)
         out.extend(r for r in self.rows if r["_step"] >= min_step)
         return out

@@ -182,9 +182,23 @@ class FileSyncer:
         entry.error = message
 
     def begin_finish(self) -> None:
-        """Start the final copies: live files that changed, end files, now files not yet copied."""
+        """Start the final copies: live files that changed, end files, now files not yet copied,
+        and the files written straight into ``files/`` (W&B's ``run.dir``) without ``save``."""
         self.finishing = True
+        self._adopt_unsaved()
         self._schedule_final()
+
+    def _adopt_unsaved(self) -> None:
+        # W&B syncs everything in run.dir at the end; a user's file there is an ``end`` file.
+        # Hidden names are the sidecar's own temporary files (``.summary.json.tmp``).
+        for dirpath, dirnames, filenames in os.walk(self.files_dir):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for fname in filenames:
+                path = os.path.join(dirpath, fname)
+                name = os.path.relpath(path, self.files_dir).replace(os.sep, "/")
+                if fname.startswith(".") or name in self.entries or os.path.islink(path):
+                    continue
+                self.entries[name] = Entry(name, path, "end")
 
     def _schedule_final(self) -> bool:
         scheduled = False

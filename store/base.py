@@ -19,6 +19,7 @@ import uuid
 from contextlib import AbstractContextManager
 from typing import IO, Any
 
+from tracker.errors import Error
 from tracker.store.keys import run_prefix
 
 CHUNK = 1 << 20  # copies stream in 1 MiB chunks: a 1 GB file never sits in memory
@@ -125,6 +126,14 @@ class Catalogue(abc.ABC):
         pattern: str | None = None,
     ) -> list[dict[str, Any]]:
         """A run's file records, by exact names or an SQL ``LIKE`` pattern, by name."""
+
+    def delete_files(self, entity: str, project: str, run_id: str, names: list[str]) -> None:
+        """Remove a run's file records by name (``File.delete``).
+
+        Raises:
+            Error: this catalogue cannot remove file records.
+        """
+        raise Error(f"{type(self).__name__} cannot delete file records")
 
     def close(self) -> None:  # noqa: B027 - optional: catalogues without connections need nothing
         """Release connections (of the calling thread)."""
@@ -288,6 +297,9 @@ class Store(Catalogue):
         pattern: str | None = None,
     ) -> list[dict[str, Any]]:
         return self.catalogue.get_files(entity, project, run_id, names, pattern)
+
+    def delete_files(self, entity: str, project: str, run_id: str, names: list[str]) -> None:
+        self.catalogue.delete_files(entity, project, run_id, names)
 
     def close(self) -> None:
         self.catalogue.close()

@@ -309,6 +309,14 @@ class SqlCatalogue(ArtifactCatalogue, Catalogue):
             args.append(pattern)
         return self._read(sql + " ORDER BY name", args)
 
+    def delete_files(self, entity: str, project: str, run_id: str, names: list[str]) -> None:
+        with self._writes() as execute:
+            for name in names:
+                execute(
+                    "DELETE FROM files WHERE entity = ? AND project = ? AND run_id = ? AND name = ?",
+                    (entity, project, run_id, name),
+                )
+
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)

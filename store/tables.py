@@ -2,15 +2,64 @@
 
 A key that appears in a later part is a column from that part on: earlier rows read it as
 null. A key logged with two types in two parts keeps the common type when pyarrow can promote
-one to the other (int64 and double give double) and becomes text (``string``) otherwise, so
-that no value is lost. The read API and the compaction at finish use the same rules, so a
-compacted file reads back exactly as its parts did.
+one to the other (int64 and double give double); otherwise it becomes a JSON column: text
+holding each value as JSON (strings quoted), named in the schema's ``tracker.json_columns``
+metadata, so that every value reads back with its own type (``1`` and ``"a"``). A value
+logged as ``None`` is kept apart from a key the row did not log: the ``_tracker_nulls``
+column lists, per row, the keys logged as ``None``. The read API and the compaction at finish
+use the same rules, so a compacted file reads back exactly as its parts did.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
+
+JSON_COLUMNS = b"tracker.json_columns"
+NULLS = "_tracker_nulls"
+
+
+def json_columns(schema: Any) -> set[str]:
+    """The names of ``schema``'s JSON columns (see the module docstring)."""
+    raw = (schema.metadata or {}).get(JSON_COLUMNS)
+    return set(json.loads(raw)) if raw else set()
+
+
+def with_json_columns(schema: Any, names: Iterable[str]) -> Any:
+    """``schema`` naming ``names`` as its JSON columns (none: no metadata entry)."""
+    names = sorted(names)
+    metadata = {k: v for k, v in (schema.metadata or {}).items() if k != JSON_COLUMNS}
+    if names:
+        metadata[JSON_COLUMNS] = json.dumps(names).encode()
+    return schema.with_metadata(metadata)
+
+
+def json_array(values: list[Any]) -> Any:
+    """A ``string`` array of each value as JSON text (nulls stay null)."""
+    import pyarrow as pa
+
+    return pa.array([None if v is None else json.dumps(v) for v in values], type=pa.string())
+
+
+def plain_rows(table: Any) -> list[dict[str, Any]]:
+    """Table rows as dicts as they were logged: JSON columns decoded, the nulls of keys a row
+    did not log left out, keys logged as ``None`` kept."""
+    encoded = json_columns(table.schema)
+    rows = table.to_pylist()
+    if not encoded and NULLS not in table.column_names:
+        return [{k: v for k, v in row.items() if v is not None} for row in rows]
+    out = []
+    for row in rows:
+        logged_none = row.pop(NULLS, None) or ()
+        clean = {}
+        for k, v in row.items():
+            if v is not None:
+                clean[k] = json.loads(v) if k in encoded else v
+            elif k in logged_none:
+                clean[k] = None
+        out.append(clean)
+    return out
 
 
 def unify_schemas(schemas: Iterable[Any]) -> Any:
@@ -25,13 +74,18 @@ def unify_schemas(schemas: Iterable[Any]) -> Any:
     import pyarrow as pa
 
     types: dict[str, list[Any]] = {}
+    encoded: set[str] = set()
     for schema in schemas:
+        encoded |= json_columns(schema)
         for field in schema:
             found = types.setdefault(field.name, [])
             if field.type not in found:
                 found.append(field.type)
     fields = []
     for name, found in types.items():
+        if name in encoded:
+            fields.append(pa.field(name, pa.string()))
+            continue
         try:
             merged = pa.unify_schemas(
                 [pa.schema([(name, t)]) for t in found], promote_options="permissive"
@@ -39,15 +93,17 @@ def unify_schemas(schemas: Iterable[Any]) -> Any:
             fields.append(merged.field(0))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             fields.append(pa.field(name, pa.string()))
-    return pa.schema(fields)
+            encoded.add(name)
+    return with_json_columns(pa.schema(fields), encoded)
 
 
 def conform(table: Any, schema: Any) -> Any:
     """``table`` with exactly the columns of ``schema``: cast where needed, nulls where absent."""
     import pyarrow as pa
 
-    if table.schema.equals(schema):
-        return table
+    encode = json_columns(schema) - json_columns(table.schema)
+    if table.schema.equals(schema) and not encode:
+        return table.replace_schema_metadata(schema.metadata)
     # by position: name lookups on a table are linear, and runs log 10,000 keys
     index = {name: i for i, name in enumerate(table.column_names)}
     columns = []
@@ -55,7 +111,10 @@ def conform(table: Any, schema: Any) -> Any:
         i = index.get(field.name)
         if i is not None:
             column = table.column(i)
-            columns.append(column if column.type == field.type else column.cast(field.type))
+            if field.name in encode:  # plain values joining a JSON column: as JSON text
+                columns.append(json_array(column.to_pylist()))
+            else:
+                columns.append(column if column.type == field.type else column.cast(field.type))
         else:
             columns.append(pa.nulls(table.num_rows, field.type))
     return pa.Table.from_arrays(columns, schema=schema)

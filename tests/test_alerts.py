@@ -83,7 +83,7 @@ def test_throttling_records_and_counts(api, tracker_env):
         ("nan", "INFO", "sent"),
     ]
     assert alerts[0]["text"] == "loss is 9" and alerts[0]["time"] > 1e9
-    lines = [json.loads(x) for x in open(f"{run.dir}/logs/alerts.jsonl")]
+    lines = [json.loads(x) for x in open(f"{run.sync_dir}/logs/alerts.jsonl")]
     assert [x["outcome"] for x in lines] == ["sent", "throttled", "sent", "sent", "sent"]
 
 

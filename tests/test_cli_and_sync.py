@@ -94,7 +94,7 @@ def test_offline_run_stays_local_then_syncs_once(run_script, tracker_env, api):
             run.log({"loss": 100 - i % 50, "i": i})
         run.summary["note"] = "hi"
         run.finish()
-        print(run.dir)
+        print(run.sync_dir)
         """,
         check=True,
     )
@@ -126,7 +126,7 @@ def test_sync_to_another_store(run_script, tmp_path):
         run = tracker.init(project="off", mode="offline")
         run.log({"a": 1})
         run.finish()
-        print(run.dir)
+        print(run.sync_dir)
         """,
         check=True,
     )
@@ -141,7 +141,7 @@ def test_offline_run_killed_mid_way_syncs_as_crashed(start_script, api):
         """
         import tracker, time
         run = tracker.init(project="off", mode="offline")
-        print(run.dir, flush=True)
+        print(run.sync_dir, flush=True)
         for i in range(1000):
             run.log({"i": i})
         run.status()
@@ -175,7 +175,7 @@ def test_sync_of_a_run_with_saved_files_copies_them_and_reports_the_run(run_scri
             run.save(name, policy=policy)
         run.log({"x": 1})
         run.finish()
-        print(run.dir)
+        print(run.sync_dir)
         """,
         check=True,
     )

@@ -45,7 +45,7 @@ def test_a_finished_run_has_one_history_file_with_every_row_once_in_step_order(a
     assert str(table.schema.field("_runtime").type) == "double"
     assert pq.ParquetFile(path).metadata.num_row_groups == 1
     assert [row["i"] for row in api.run(run.path).scan_history()] == list(range(N))
-    assert "compacted 4 parts" in open(os.path.join(run.dir, "logs", "sidecar.log")).read()
+    assert "compacted 4 parts" in open(os.path.join(run.sync_dir, "logs", "sidecar.log")).read()
 
 
 def test_a_reader_during_compaction_sees_every_row_exactly_once(api):

@@ -38,7 +38,7 @@ def tree(tracker_env):
 
 def test_the_five_base_path_examples_of_seed_002(tree, api):
     run = tracker.init(project="files")
-    files = os.path.join(run.dir, "files")
+    files = os.path.join(run.sync_dir, "files")
     rel = lambda paths: [os.path.relpath(p, files) for p in paths]  # noqa: E731
     assert rel(run.save("these/are/myfiles/*", policy="now")) == [
         "these/are/myfiles/a.txt",
@@ -95,7 +95,7 @@ def test_now_is_stored_during_the_run_and_later_edits_do_not_change_it(tree, api
     run.finish()
     f = api.run(run.path).file("now.txt")
     assert f.size == 5 and f.md5 == hashlib.md5(b"first").hexdigest()
-    assert open(os.path.join(run.dir, "files", "now.txt")).read() == "first"
+    assert open(os.path.join(run.sync_dir, "files", "now.txt")).read() == "first"
 
 
 def test_end_file_is_absent_until_finish(tree, api):
@@ -136,7 +136,7 @@ def test_live_file_rewritten_20_times_is_copied_at_most_once_per_interval(
     f = api.run(run.path).file("live.txt")
     assert f.md5 == hashlib.md5(("v20" + "." * 20).encode()).hexdigest()
     assert f.size == 23
-    assert open(os.path.join(run.dir, "files", "live.txt")).read() == "v20" + "." * 20
+    assert open(os.path.join(run.sync_dir, "files", "live.txt")).read() == "v20" + "." * 20
 
 
 def test_a_deleted_file_is_reported_not_fatal(tree, api):
@@ -154,7 +154,7 @@ def test_a_deleted_file_is_reported_not_fatal(tree, api):
     run.finish()
     r = api.run(run.path)
     assert r.state == "finished" and r.file("gone.txt") is None
-    assert "gone.txt" in open(os.path.join(run.dir, "logs", "sidecar.log")).read()
+    assert "gone.txt" in open(os.path.join(run.sync_dir, "logs", "sidecar.log")).read()
 
 
 def test_a_file_name_that_climbs_out_of_the_store_is_refused_not_fatal(tree, api, tracker_env):
@@ -325,7 +325,7 @@ def test_log_code_with_one_and_two_argument_functions(tracker_env, api):
         write(os.path.join(root, rel), rel)
     run = tracker.init(project="files")
     created = run.log_code()
-    names = sorted(os.path.relpath(p, os.path.join(run.dir, "files")) for p in created)
+    names = sorted(os.path.relpath(p, os.path.join(run.sync_dir, "files")) for p in created)
     assert names == ["code/Dockerfile", "code/cache/tmp.py", "code/pkg/model.py", "code/train.py"]
     run.log_code(
         root,
@@ -376,7 +376,7 @@ def test_a_1gb_file_is_copied_in_chunks_while_another_run_logs(tracker_env, api,
     with open(f"/proc/{pid}/status") as fh:
         peak_mb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024
     assert peak_mb < 400  # the gigabyte never sat in the sidecar's memory
-    local = os.path.join(run.dir, "files", "big.bin")
+    local = os.path.join(run.sync_dir, "files", "big.bin")
     assert not os.path.islink(local) and os.path.getsize(local) == 1 << 30
     for path in (in_store(api, f), local, big):
         os.unlink(path)

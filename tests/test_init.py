@@ -25,7 +25,8 @@ def test_defaults_and_attributes(api, tracker_env):
     assert run.get_url() == run.url
     assert run.get_project_url() == "http://127.0.0.1:8080/tester/uncategorized"
     assert run.project_name() == "uncategorized"
-    d = run.dir
+    d = run.sync_dir
+    assert run.dir == os.path.join(d, "files")  # W&B's run.dir is the files folder
     assert os.path.dirname(d) == os.path.join(tracker_env["root"], "tracker")
     assert re.fullmatch(r"run-\d{8}_\d{6}-" + run.id, os.path.basename(d))
     assert os.path.isdir(os.path.join(d, "files")) and os.path.isdir(os.path.join(d, "logs"))
@@ -135,7 +136,7 @@ def test_the_run_settings_reach_the_sidecar_with_the_run(tracker_env):
 
     run = tracker.init(settings={"fsync_interval": 0.05, "finish_timeout": 9})
     run.finish()
-    with open(os.path.join(run.dir, f"run-{run.id}.trk"), "rb") as fh:
+    with open(os.path.join(run.sync_dir, f"run-{run.id}.trk"), "rb") as fh:
         payload = next(frames.read_frames(fh))
     msg = to_message(next(iter_batch(payload))[0])
     assert msg.KIND == Kind.INIT
@@ -148,7 +149,7 @@ def test_bad_mode_and_resume_raise():
     with pytest.raises(tracker.Error, match="mode"):
         tracker.init(mode="cloud")
     with pytest.raises(tracker.Error, match="resume"):
-        tracker.init(resume="auto")
+        tracker.init(resume="sometimes")  # "auto" is W&B's (issue 13)
 
 
 def test_init_returns_the_active_run_unless_reinit(api):

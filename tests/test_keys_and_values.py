@@ -98,7 +98,7 @@ def test_values_of_every_supported_kind_round_trip():
     assert row["b"] is True and row["i"] == 7 and row["s"] == "hello"
     assert row["big"] == float(2**70)
     assert math.isnan(row["nan"]) and row["inf"] == math.inf and row["ninf"] == -math.inf
-    assert "none" not in row  # a null cell reads back as absent
+    assert "none" in row and row["none"] is None  # a logged None is kept as null, as in W&B
     assert row["lst"] == [1, 2, 3] and row["tup"] == [0.5, 1.5]
     assert row["np_f"] == 1.5 and row["np_i"] == 3 and row["np_one"] == 4.0
     assert row["np_small"] == [0, 1, 2, 3]
@@ -140,4 +140,4 @@ def test_a_message_over_max_message_bytes_raises_in_the_caller_naming_the_key():
     run.log({"small": 3})
     run.finish()
     assert [r["small"] for r in rows_of(run)] == [1, 3]
-    assert "init tester/keys" in open(f"{run.dir}/logs/debug.log").read()
+    assert "init tester/keys" in open(f"{run.sync_dir}/logs/debug.log").read()

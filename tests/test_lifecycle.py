@@ -291,8 +291,8 @@ def test_finish_gives_up_after_finish_timeout_naming_the_log_and_the_sync_comman
     finally:
         os.kill(pid, signal.SIGCONT)
     assert 2 <= took < 6
-    txlog = os.path.join(run.dir, f"run-{run.id}.trk")
-    command = f"tracker-service sync {run.dir}"
+    txlog = os.path.join(run.sync_dir, f"run-{run.id}.trk")
+    command = f"tracker-service sync {run.sync_dir}"
     err = capfd.readouterr().err
     assert "finish_timeout" in err and txlog in err and command in err
     (record,) = [r for r in caplog.records if r.name == "tracker"]

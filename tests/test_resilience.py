@@ -75,7 +75,7 @@ def test_torn_and_corrupted_transaction_log_syncs_every_intact_record(run_script
             if i % 500 == 0:
                 run.status()   # forces separate frames
         run.finish()
-        print(run.dir)
+        print(run.sync_dir)
         """,
         check=True,
     )
@@ -132,7 +132,7 @@ def test_unwritable_store_keeps_everything_and_recovers(tracker_env, api):
     wait_until(lambda: sidecar_statuses()[0]["runs"][0].get("export_error"), timeout=20)
     entry = sidecar_statuses()[0]["runs"][0]
     assert "failed" in entry["export_error"] and entry["rows_committed"] == 25_000
-    assert "will retry" in open(os.path.join(run.dir, "logs", "sidecar.log")).read()
+    assert "will retry" in open(os.path.join(run.sync_dir, "logs", "sidecar.log")).read()
     os.unlink(blocker)  # space is back
     run.finish()
     r = api.run(run.path)
@@ -159,7 +159,7 @@ def test_paused_sidecar_logging_keeps_going_spills_and_loses_nothing(tracker_env
         assert transport.spilled_batches > 0  # memory was bounded: the rest went to disk
         assert transport._memory <= 1024 * 1024
         spill_files = [
-            f for f in os.listdir(os.path.join(run.dir, "logs")) if f.startswith("spill-")
+            f for f in os.listdir(os.path.join(run.sync_dir, "logs")) if f.startswith("spill-")
         ]
         assert spill_files
     finally:
@@ -168,7 +168,7 @@ def test_paused_sidecar_logging_keeps_going_spills_and_loses_nothing(tracker_env
     run.finish()
     r = api.run(run.path)
     assert [row["i"] for row in r.scan_history(keys=["i"])] == list(range(200_000))
-    assert not [f for f in os.listdir(os.path.join(run.dir, "logs")) if f.startswith("spill-")]
+    assert not [f for f in os.listdir(os.path.join(run.sync_dir, "logs")) if f.startswith("spill-")]
 
 
 def test_killed_sidecar_is_replaced_and_every_row_arrives_once(tracker_env, api):
@@ -195,7 +195,7 @@ def test_killed_sidecar_is_replaced_and_every_row_arrives_once(tracker_env, api)
     assert r.state == "finished"
     assert [row["i"] for row in r.scan_history(keys=["i"])] == list(range(70_000))
     assert r.summary["x"] == {"max": 69_999} and r.summary["note"] == "before"
-    assert "taken over" in open(os.path.join(run.dir, "logs", "sidecar.log")).read()
+    assert "taken over" in open(os.path.join(run.sync_dir, "logs", "sidecar.log")).read()
 
 
 def test_two_processes_survive_their_shared_sidecar_being_killed(tracker_env, api, start_script):

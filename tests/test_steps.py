@@ -94,7 +94,7 @@ def test_step_below_current_is_dropped_and_counted():
     rows = rows_of(run)
     assert len(rows) == 11
     assert all("late" not in r and "later" not in r for r in rows)
-    log_text = open(f"{run.dir}/logs/sidecar.log").read()
+    log_text = open(f"{run.sync_dir}/logs/sidecar.log").read()
     assert "dropped log at step 5" in log_text
 
 

@@ -169,7 +169,7 @@ def test_config_access_update_and_allow_val_change():
     run.finish()
     cfg = stored(run).config
     assert cfg == {"lr": 0.2, "layers": [1, 2], "batch": 32, "opt": {"name": "adam"}}
-    text = open(f"{run.dir}/files/config.yaml").read()
+    text = open(f"{run.sync_dir}/files/config.yaml").read()
     assert '"lr":\n  value: 0.2' in text
 
 

@@ -46,7 +46,7 @@ def test_samples_land_in_the_system_stream_while_logging_at_full_speed(api):
     assert sum(pq.read_table(os.path.join(folder, f)).num_rows for f in os.listdir(folder)) == len(
         rows
     )
-    log = open(os.path.join(run.dir, "logs", "sidecar.log")).read()
+    log = open(os.path.join(run.sync_dir, "logs", "sidecar.log")).read()
     assert "Traceback" not in log and "error" not in log.lower()
 
 

@@ -8,8 +8,6 @@ from typing import Any
 from tracker.errors import Error
 from tracker.settings import Env, default_store
 
-_OPS = ("$eq", "$ne", "$gt", "$lt", "$gte", "$lte", "$in", "$nin")
-
 
 class Api:
     """Read (and edit) the runs of a store.
@@ -27,8 +25,19 @@ class Api:
         >>> run.history(keys=["loss"])
     """
 
-    def __init__(self, store: str | None = None) -> None:
+    def __init__(
+        self,
+        store: str | None = None,
+        overrides: dict[str, Any] | None = None,
+        timeout: int | None = None,
+        api_key: str | None = None,
+    ) -> None:
         from tracker.store import open_store, parse_store_uri
+
+        # W&B's overrides: "entity" and "project" are the defaults of run paths here; the
+        # rest (base_url...), timeout and api_key have no meaning for a local store.
+        self.overrides = dict(overrides or {})
+        self.timeout = timeout
 
         # TRACKER_STORE as given, not as a folder: a URI of another backend must be refused
         where = parse_store_uri(store or Env.get(Env.STORE) or default_store())
@@ -41,7 +50,7 @@ class Api:
 
     @property
     def default_entity(self) -> str:
-        env = Env.get(Env.ENTITY)
+        env = self.overrides.get("entity") or Env.get(Env.ENTITY)
         if env:
             return env
         try:
@@ -51,7 +60,7 @@ class Api:
 
     @property
     def default_project(self) -> str:
-        return Env.get(Env.PROJECT) or "uncategorized"
+        return self.overrides.get("project") or Env.get(Env.PROJECT) or "uncategorized"
 
     def run(self, path: str) -> Any:
         """The run at ``entity/project/run_id`` (also ``project/run_id`` or ``run_id``).
@@ -96,26 +105,33 @@ class Api:
         filters: dict[str, Any] | None = None,
         order: str = "-created_at",
         per_page: int = 50,
-    ) -> list[Any]:
-        """Runs of a project, filtered and ordered.
+        include_sweeps: bool = True,
+        lazy: bool = True,
+    ) -> Any:
+        """Runs of a project, filtered and ordered: a lazy, paginated :class:`Runs`.
 
         Args:
-            path: ``entity/project`` or ``project`` (default: the default project). ``None``
-                with filters that name no project: every run of the default entity's project.
-            filters: ``{"state": "finished", "config.lr": {"$gt": 0.01}, "tags": "x"}``; keys
-                ``state``, ``group``, ``job_type``, ``tags``, ``name``, ``config.<key>``,
-                ``summary.<key>``; operators ``$eq $ne $gt $lt $gte $lte $in $nin``.
+            path: ``entity/project`` or ``project`` (default: the default project).
+            filters: W&B's filters (see ``tracker/api/runs.py``): ``{"state": "finished",
+                "config.lr": {"$gt": 0.01}, "$or": [{"tags": "x"}, {"group": "g"}]}``;
+                operators ``$eq $ne $gt $lt $gte $lte $in $nin $regex $exists``, ``$or``,
+                ``$and``, ``$nor``.
             order: a field, ``+`` ascending or ``-`` descending (``created_at``,
                 ``summary.<key>``, ``config.<key>``, ``name``...).
-            per_page: kept for W&B compatibility (everything is local).
+            per_page: how many ``Run`` objects are made at a time.
+            include_sweeps: accepted (no sweeps here).
+            lazy: accepted (runs are always read lazily).
 
         Returns:
-            A list of :class:`tracker.api.Run`.
+            A :class:`tracker.api.runs.Runs` (``len``, index, iterate, ``histories``); nothing
+            is read until it is used.
 
         Raises:
-            ValueError: an unknown operator or filter key.
+            ValueError: an unknown operator, or a bad ``per_page``; an unknown filter key
+                when the runs are first read.
         """
         from tracker.api.public_run import Run
+        from tracker.api.runs import Runs, check_filters, matches, order_records
 
         if path is None:
             entity, project = self.default_entity, self.default_project
@@ -127,11 +143,28 @@ class Api:
                 entity, project = self.default_entity, parts[0]
             else:
                 raise Error(f"bad project path {path!r}: use entity/project")
-        records = self._store.find_runs(entity=entity, project=project)
-        for key, cond in (filters or {}).items():
-            records = [r for r in records if _matches(_field(r, key), cond, key)]
-        records = _order(records, order)
-        return [Run(self, r) for r in records]
+        check_filters(filters or {})
+
+        def load() -> list[dict]:
+            records = self._store.find_runs(entity=entity, project=project)
+            records = [r for r in records if matches(r, filters or {})]
+            return order_records(records, order)
+
+        return Runs(load, lambda record: Run(self, record), per_page)
+
+    def projects(self, entity: str | None = None, per_page: int = 200) -> list[Any]:
+        """The projects of ``entity`` (default: the default entity) that hold runs.
+
+        Returns:
+            :class:`Project` objects (``name``, ``entity``, ``path``), sorted by name.
+        """
+        entity = entity or self.default_entity
+        names = sorted({r["project"] for r in self._store.find_runs(entity=entity)})
+        return [Project(self, entity, name) for name in names]
+
+    def flush(self) -> None:
+        """Forget cached reads: the next read sees the store as it is now (W&B's cache)."""
+        return None
 
     # -- artifacts (tracker.api.artifact_read) ----------------------------------------------
     def artifact(self, name: str, type: str | None = None) -> Any:  # noqa: A002
@@ -171,98 +204,25 @@ class Api:
         return collections(self, project_name, type_name)
 
 
-_MISSING = object()
+class Project:
+    """A project of the store: ``entity``, ``name``, ``path``; ``runs()`` lists its runs."""
 
+    def __init__(self, api: Api, entity: str, name: str) -> None:
+        self._api = api
+        self.entity = entity
+        self.name = name
 
-def _field(record: dict, key: str) -> Any:
-    if key.startswith("config."):
-        return _dig(record.get("config") or {}, key[len("config.") :])
-    if key.startswith("summary.") or key.startswith("summary_metrics."):
-        return _dig(record.get("summary") or {}, key.split(".", 1)[1])
-    mapping = {"group": "group_name", "display_name": "name", "id": "run_id"}
-    name = mapping.get(key, key)
-    if name not in record:
-        raise ValueError(f"unknown filter/order key {key!r}")
-    return record[name]
+    @property
+    def path(self) -> list[str]:
+        return [self.entity, self.name]
 
+    @property
+    def id(self) -> str:
+        return f"{self.entity}/{self.name}"
 
-def _dig(mapping: dict, key: str) -> Any:
-    if key in mapping:
-        return mapping[key]
-    cur: Any = mapping
-    for part in key.split("."):
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-        else:
-            return _MISSING
-    return cur
+    def runs(self, **kwargs: Any) -> Any:
+        """``Api().runs`` of this project."""
+        return self._api.runs(f"{self.entity}/{self.name}", **kwargs)
 
-
-def _matches(value: Any, cond: Any, key: str) -> bool:
-    if not (isinstance(cond, dict) and cond and all(str(k).startswith("$") for k in cond)):
-        cond = {"$eq": cond}
-    for op, arg in cond.items():
-        if op not in _OPS:
-            raise ValueError(f"unknown filter operator {op!r} for {key!r}; use {', '.join(_OPS)}")
-        if not _test(value, op, arg, key == "tags"):
-            return False
-    return True
-
-
-def _test(value: Any, op: str, arg: Any, is_list: bool) -> bool:
-    if is_list:
-        tags = value or []
-        if op == "$eq":
-            return arg in tags if not isinstance(arg, list) else sorted(arg) == sorted(tags)
-        if op == "$ne":
-            return arg not in tags
-        if op == "$in":
-            return any(a in tags for a in arg)
-        if op == "$nin":
-            return not any(a in tags for a in arg)
-        return False
-    if value is _MISSING:
-        return op in ("$ne", "$nin")
-    try:
-        if op == "$eq":
-            return value == arg
-        if op == "$ne":
-            return value != arg
-        if op == "$in":
-            return value in arg
-        if op == "$nin":
-            return value not in arg
-        if op == "$gt":
-            return value > arg
-        if op == "$lt":
-            return value < arg
-        if op == "$gte":
-            return value >= arg
-        if op == "$lte":
-            return value <= arg
-    except TypeError:
-        return False
-    return False
-
-
-def _order(records: list[dict], order: str) -> list[dict]:
-    if not order:
-        return records
-    desc = order.startswith("-")
-    key = order.lstrip("+-")
-
-    def sort_key(r: dict) -> tuple:
-        v = _field(r, key)
-        missing = v is _MISSING or v is None
-        return (missing, _sortable(v))
-
-    present = [r for r in records if not sort_key(r)[0]]
-    absent = [r for r in records if sort_key(r)[0]]
-    present.sort(key=lambda r: _sortable(_field(r, key)), reverse=desc)
-    return present + absent
-
-
-def _sortable(v: Any) -> Any:
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return (0, v, "")
-    return (1, 0, str(v))
+    def __repr__(self) -> str:
+        return f"<Project {self.entity}/{self.name}>"

@@ -40,6 +40,34 @@ class File:
     def url(self) -> str:
         return self._api.store.blobs.url(self._key)
 
+    @property
+    def direct_url(self) -> str:
+        """The stored copy's URL (the same as :attr:`url` in a local store)."""
+        return self.url
+
+    @property
+    def path_uri(self) -> str:
+        """The stored copy's URI (the same as :attr:`url` in a local store)."""
+        return self.url
+
+    @property
+    def id(self) -> str:
+        """``entity/project/run_id/name``: unique in the store."""
+        return "/".join([*self._run_path, self.name])
+
+    @property
+    def mimetype(self) -> str:
+        """The content type guessed from the name (``application/octet-stream`` if none)."""
+        import mimetypes
+
+        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+
+    def delete(self) -> None:
+        """Remove the file from the run in the store (its record and its stored copy)."""
+        entity, project, run_id = self._run_path
+        self._api.store.delete_files(entity, project, run_id, [self.name])
+        self._api.store.blobs.delete(self._key)
+
     def download(self, root: str = ".", replace: bool = False, exist_ok: bool = False) -> IO:
         """Copy the file to ``root/<name>`` and return it open for reading.
 

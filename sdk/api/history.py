@@ -11,7 +11,7 @@ from typing import Any
 from tracker.client.runtime import sidecar_alive, sidecar_paths
 from tracker.proto.messages import Kind
 from tracker.store.parts import visible_parts
-from tracker.store.tables import combine
+from tracker.store.tables import NULLS, combine, plain_rows
 
 _TAIL_TIMEOUT = 10.0
 _ATTEMPTS = 3  # a compaction at finish removes parts once; more is a real loss
@@ -43,7 +43,7 @@ def read_parts(blobs: Any, keys: list[str], columns: list[str] | None = None):
                 tables.append(pq.read_table(fh))
                 continue
             names = pq.read_schema(fh).names
-            wanted = [c for c in columns if c in names]
+            wanted = [c for c in [*columns, NULLS] if c in names]
             if wanted:
                 tables.append(pq.read_table(fh, columns=wanted))
     return combine(tables)
@@ -80,8 +80,9 @@ def scan_stream(blobs: Any, prefix: str, columns: list[str] | None = None) -> It
 
 
 def rows_of(table) -> list[dict[str, Any]]:
-    """Table rows as dicts, without the nulls of keys a row did not log."""
-    return [{k: v for k, v in row.items() if v is not None} for row in table.to_pylist()]
+    """Table rows as dicts as logged: without the nulls of keys a row did not log, with the
+    keys logged as ``None``, each value of a mixed-type column with its own type."""
+    return plain_rows(table)
 
 
 def fetch_tail(

@@ -45,8 +45,37 @@ class Run:
     """A run in the store. Edit ``name``, ``notes``, ``tags``, ``group``, ``job_type``,
     ``config`` and ``summary``, then call :meth:`update` to persist them."""
 
-    def __init__(self, api: Any, record: dict[str, Any]) -> None:
-        self._api = api
+    def __init__(
+        self,
+        client: Any = None,
+        entity: str | dict[str, Any] | None = None,
+        project: str | None = None,
+        run_id: str | None = None,
+        attrs: Any = None,
+        include_sweeps: bool = True,
+        lazy: bool = True,
+    ) -> None:
+        """Args:
+        client: the :class:`tracker.Api` to read through (default: a new one).
+        entity: the run's entity; or the run's catalogue record (what ``Api`` passes).
+        project: the run's project.
+        run_id: the run's id.
+        attrs, include_sweeps, lazy: W&B's; accepted, unused.
+
+        Raises:
+            Error: no such run.
+        """
+        if client is None:
+            from tracker.api.client import Api
+
+            client = Api()
+        self._api = client
+        if isinstance(entity, dict):
+            record = entity
+        else:
+            record = client.store.get_run(entity, project, run_id)
+            if record is None:
+                raise Error(f"run {entity}/{project}/{run_id} not found in {client.store_root}")
         self._set(record)
 
     def _set(self, record: dict[str, Any]) -> None:
@@ -91,6 +120,22 @@ class Run:
     @property
     def user(self) -> str | None:
         return self._record.get("user")
+
+    @property
+    def username(self) -> str:
+        """The run's entity (W&B's deprecated name for it)."""
+        return self.entity
+
+    @property
+    def project_internal_id(self) -> str:
+        """The project's id in the store: ``entity/project``."""
+        return f"{self.entity}/{self.project}"
+
+    @staticmethod
+    def snake_to_camel(string: str) -> str:
+        """``"created_at"`` → ``"createdAt"`` (W&B's helper for its field names)."""
+        head, *rest = string.split("_")
+        return head + "".join(part.title() for part in rest)
 
     @property
     def created_at(self) -> str | None:
@@ -183,13 +228,17 @@ class Run:
             keys: only these columns (plus ``x_axis``), and only rows that have at least one.
             x_axis: the column kept with ``keys``.
             pandas: return a DataFrame (needs pandas) instead of a list of dicts.
-            stream: ``"default"`` for the history, ``"system"`` for system metrics.
+            stream: ``"default"`` for the history, ``"system"`` (or W&B's ``"events"``) for
+                system metrics.
 
         Raises:
             ValueError: bad ``keys`` or ``stream``.
         """
+        stream = "system" if stream == "events" else stream
         if stream not in ("default", "system"):
-            raise ValueError(f"history() stream must be 'default' or 'system', got {stream!r}")
+            raise ValueError(
+                f"history() stream must be 'default', 'system' or 'events', got {stream!r}"
+            )
         if keys is not None and (
             not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys)
         ):

@@ -1,0 +1,1 @@
+"""``tracker.apis``: W&B's module path to the read side (``wandb.apis.public.Run``)."""
