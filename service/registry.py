@@ -47,6 +47,7 @@ class Stages:
     watcher: ChangeWatcher
     log_syncer: LogSyncer
     prober: Worker
+    media: Worker | None = None
 
     def session(self, info: RunInfo, token: int, previous: dict | None, **kw: Any) -> RunSession:
         return RunSession(
@@ -58,6 +59,7 @@ class Stages:
             copier=self.copier,
             watcher=self.watcher,
             store_writer=self.store_writer,
+            media=self.media,
             **kw,
         )
 
