@@ -47,7 +47,7 @@ class Stages:
     watcher: ChangeWatcher
     log_syncer: LogSyncer
     prober: Worker
-    media: Worker | None = None
+    media: Any = None  # the media stage (media_book.MediaEncoder)
 
     def session(self, info: RunInfo, token: int, previous: dict | None, **kw: Any) -> RunSession:
         return RunSession(

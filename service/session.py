@@ -30,7 +30,6 @@ from tracker.service.storewriter import StoreWriter
 from tracker.service.summary import SummaryState
 from tracker.service.syncer import Copier, FileSyncer
 from tracker.service.txlog import TxLogWriter
-from tracker.service.worker import Worker
 from tracker.store.base import Store
 from tracker.store.keys import file_key, stream_prefix
 
@@ -52,7 +51,7 @@ class RunSession:
         copier: Copier | None = None,
         watcher: Any = None,
         store_writer: StoreWriter | None = None,
-        media: Worker | None = None,
+        media: Any = None,
     ) -> None:
         self.info = info
         self.token = token

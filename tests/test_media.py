@@ -204,3 +204,17 @@ def test_a_bad_media_value_names_the_key_and_sends_nothing(value, words):
     run.finish()
     rows = list(_read(run).scan_history())
     assert [r["x"] for r in rows] == [2]
+
+
+def test_an_offline_run_synced_later_has_its_media(tracker_env):
+    from tracker.service.sync import sync_run_dir
+
+    run = tracker.init(project="media", mode="offline")
+    pixels = np.random.default_rng(5).integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    run.log({"pic": tracker.Image(pixels), "t": tracker.Table(columns=["a"], data=[[1], [2]])})
+    run.finish()
+    result = sync_run_dir(run.dir, tracker_env["store"])
+    assert result.status == "synced", result.message
+    api_run = tracker.Api().run(run.path)
+    assert np.array_equal(api_run.media("pic")[0].to_numpy(), pixels)
+    assert api_run.media("t")[0].get_dataframe()["a"].tolist() == [1, 2]

@@ -57,8 +57,10 @@ class Histogram(Media):
             arr = np.asarray(sequence) if not hasattr(sequence, "dtype") else sequence
             if arr.dtype.kind not in "uifb":
                 raise ValueError(f"Histogram values must be numbers, got dtype {arr.dtype}")
-            # a copy now: the caller may change its array after log()
-            self._values = np.array(arr, copy=True).reshape(-1)
+            # the one copy (the caller may change its array after log()): the bytes sent
+            if arr.dtype.kind == "b":
+                arr = arr.astype(np.uint8)
+            self._raw = raw_array("histogram", arr.reshape(-1), num_bins=num_bins)
 
     @property
     def histogram(self) -> list[int]:
@@ -73,6 +75,7 @@ class Histogram(Media):
     def _computed(self) -> dict[str, Any]:
         if self._cell is None:
             np = need("numpy")
+            self._values = np.frombuffer(self._raw["data"], np.dtype(self._raw["dtype"]))
             vals = (
                 self._values[np.isfinite(self._values)]
                 if self._values.dtype.kind == "f"
@@ -85,7 +88,7 @@ class Histogram(Media):
     def to_log_value(self, key: str) -> dict[str, Any]:
         if self._cell is not None:
             return self._cell
-        return raw_array("histogram", self._values, num_bins=self.num_bins)
+        return self._raw
 
 
 def _from_np_histogram(pair: Any) -> dict[str, Any]:

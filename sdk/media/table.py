@@ -6,7 +6,7 @@ from typing import Any
 
 from tracker.media.base import Media, bad, need
 
-_CELL_TYPES = (int, float, str, bool, type(None))
+_CELL_TYPES = frozenset((int, float, str, bool, type(None)))
 
 
 class Table(Media):
@@ -49,9 +49,9 @@ class Table(Media):
             self.columns = [str(c) for c in dataframe.columns]
             self.data: list[list[Any]] = []
             return
-        if data is not None and not isinstance(data, list):
-            data = [list(r) for r in data]
-        self.data = [list(r) for r in data] if data else []
+        # the rows themselves are shared, not copied (as W&B does); a row that needs a
+        # cell converted is copied when it is logged
+        self.data = [r if type(r) is list else list(r) for r in data] if data else []
         if columns is None:
             width = len(self.data[0]) if self.data else 0
             columns = [f"Column {i + 1}" for i in range(width)]
@@ -123,14 +123,19 @@ class Table(Media):
         if self._df is not None:
             return {"_type": "table-raw", "columns": self.columns, "arrays": _df_columns(self._df)}
         width = len(self.columns)
-        ok = _CELL_TYPES
-        for i, row in enumerate(self.data):
-            if len(row) != width:
-                raise bad(key, "Table", f"row {i} has {len(row)} values for {width} columns")
-            for j, v in enumerate(row):
-                if type(v) not in ok:
-                    row[j] = _cell(key, i, j, v)
-        return {"_type": "table-raw", "columns": self.columns, "rows": self.data}
+        data = self.data
+        # one pass each in C-speed comprehensions; the slow walk only when something is off
+        if any(n != width for n in set(map(len, data))):
+            i = next(i for i, row in enumerate(data) if len(row) != width)
+            raise bad(key, "Table", f"row {i} has {len(data[i])} values for {width} columns")
+        if not {type(v) for row in data for v in row} <= _CELL_TYPES:
+            for i, row in enumerate(data):
+                if any(type(v) not in _CELL_TYPES for v in row):
+                    data[i] = [
+                        v if type(v) in _CELL_TYPES else _cell(key, i, j, v)
+                        for j, v in enumerate(row)
+                    ]
+        return {"_type": "table-raw", "columns": self.columns, "rows": data}
 
 
 def _cell(key: str, i: int, j: int, value: Any) -> Any:
