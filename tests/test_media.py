@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 import tracker
 
 
@@ -52,7 +54,6 @@ def test_images_decode_to_the_logged_pixels(tmp_path):
 
 
 def test_a_list_of_images_under_one_key_and_torch_chw():
-    torch = pytest.importorskip("torch")
     run = _run()
     a = np.zeros((4, 4, 3), np.uint8)
     b = np.full((4, 4, 3), 200, np.uint8)
@@ -68,7 +69,6 @@ def test_a_list_of_images_under_one_key_and_torch_chw():
 
 
 def test_histograms_equal_numpys():
-    torch = pytest.importorskip("torch")
     run = _run()
     values = np.random.default_rng(3).normal(size=10_000)
     counts, edges = np.histogram(values, bins=20)
@@ -95,7 +95,6 @@ def test_histograms_equal_numpys():
 
 
 def test_tables_read_back_equal_to_their_dataframe():
-    pd = pytest.importorskip("pandas")
     run = _run()
     table = tracker.Table(columns=["id", "name", "score"], data=[[1, "a", 0.5], [2, "b", 1.5]])
     table.add_data(3, "c", 2.5)
@@ -218,3 +217,31 @@ def test_an_offline_run_synced_later_has_its_media(tracker_env):
     api_run = tracker.Api().run(run.path)
     assert np.array_equal(api_run.media("pic")[0].to_numpy(), pixels)
     assert api_run.media("t")[0].get_dataframe()["a"].tolist() == [1, 2]
+
+
+def test_an_mp4_has_the_logged_frames():
+    run = _run()
+    frames = np.stack([np.full((3, 16, 16), i * 30, np.uint8) for i in range(6)])
+    run.log({"movie": tracker.Video(frames, fps=4, format="mp4")})
+    run.finish()
+    movie = _read(run).media("movie")[0]
+    assert movie.path.endswith(".mp4") and movie.ref["frames"] == 6
+    decoded = movie.to_numpy()
+    assert decoded.shape == (6, 16, 16, 3)
+    assert [abs(int(f.mean()) - i * 30) <= 3 for i, f in enumerate(decoded)] == [True] * 6
+
+
+def test_a_matplotlib_figure_is_logged_as_an_image():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 1.5), dpi=50)
+    ax.plot([0, 1, 2], [1, 0, 1])
+    run = _run()
+    run.log({"fig": tracker.Image(fig)})
+    run.finish()
+    plt.close(fig)
+    pixels = _read(run).media("fig")[0].to_numpy()
+    assert pixels.shape == (75, 100, 4) and pixels.std() > 0

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import torch
 import tracker
-
-torch = pytest.importorskip("torch")
 
 
 def _model():

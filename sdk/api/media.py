@@ -71,6 +71,14 @@ class MediaFile:
         """An image's pixels (H×W×C uint8), or a video's frames (T×H×W×C); needs pillow."""
         import numpy as np
 
+        if self.type == "video-file" and not self.path.endswith(".gif"):
+            try:
+                import imageio.v3 as iio
+            except ImportError:
+                raise ImportError(
+                    "imageio is needed for this; install it with: pip install 'tracker[media]'"
+                ) from None
+            return iio.imread(self._local(), extension="." + self.path.rsplit(".", 1)[-1])
         try:
             from PIL import Image as pil
         except ImportError:

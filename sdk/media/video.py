@@ -71,7 +71,8 @@ class Video(Media):
             )
         if arr.dtype.kind not in "uif":
             raise bad(key, "Video", f"pixels must be uint8 or float, got dtype {arr.dtype}")
-        require("PIL" if self.format == "gif" else "imageio", key, "Video")
+        for module in ("PIL",) if self.format == "gif" else ("imageio", "imageio_ffmpeg"):
+            require(module, key, f"Video (format {self.format})")
         return raw_array(
             "video", arr, fps=float(self.fps), format=self.format, caption=self.caption
         )
