@@ -88,23 +88,31 @@ def watch_overhead(steps: int, device: str) -> str:
 
     run = tracker.init(project="bench-watch")
     train(run, 20)
-    plain = sum(train(run, steps)) / steps
-    run.watch(model, log="all", log_freq=100)
-    watched_times = train(run, steps)
-    watched = sum(watched_times) / steps
-    # the logging steps alone: what the histograms of every tensor cost there
+    # blocks of log_freq steps, plain and watched in turn, so that the load of a shared
+    # machine drifts over both alike; each watched block has exactly one logging step
+    plain, watched = [], []
+    for _ in range(max(1, steps // 200)):
+        plain.append(sum(train(run, 100)) / 100)
+        run.watch(model, log="all", log_freq=100)
+        watched.append(sum(train(run, 100)) / 100)
+        run.unwatch(model)
+    plain.sort()
+    watched.sort()
+    p, w = plain[len(plain) // 2], watched[len(watched) // 2]
+    # what one logging step adds: histograms of every parameter and every gradient
     t0 = time.perf_counter()
-    with torch.no_grad():
-        for p in model.parameters():
-            tracker.Histogram(p)
+    for p_ in model.parameters():
+        tracker.Histogram(p_.detach())
+        tracker.Histogram(p_.detach())  # the gradients' are as large
     if device == "cuda":
         torch.cuda.synchronize()
     hist = time.perf_counter() - t0
     run.finish()
     return (
-        f"watch(log='all', log_freq=100) on {params / 1e6:.1f}M parameters ({device}): step "
-        f"{plain * 1000:.1f} ms -> {watched * 1000:.1f} ms ({(watched / plain - 1) * 100:+.1f}%); "
-        f"histograms of all parameters {hist * 1000:.1f} ms per logging step"
+        f"watch(log='all', log_freq=100) on {params / 1e6:.1f}M parameters ({device}), median of "
+        f"{len(plain)} blocks of 100 steps: step {p * 1000:.1f} ms -> {w * 1000:.1f} ms "
+        f"({(w / p - 1) * 100:+.1f}%); the histograms of one logging step take "
+        f"{hist * 1000:.1f} ms = {hist / (100 * p) * 100:.2f}% of 100 plain steps"
     )
 
 

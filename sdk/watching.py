@@ -38,6 +38,8 @@ class ModelWatch:
     def _forward(self, module: Any, inputs: Any, output: Any) -> None:
         self.calls += 1
         if self.calls % self.log_freq:
+            if self._armed and not self._waiting:
+                self._disarm()  # every gradient of the last logging step is logged
             return
         named = self._named()
         if self.params:

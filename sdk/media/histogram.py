@@ -7,6 +7,7 @@ lives (``torch.histc``) and only the counts and edges cross to the host.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from tracker.media.base import Media, is_torch, need, raw_array, to_numpy
@@ -114,16 +115,22 @@ def torch_histogram(tensor: Any, bins: int = DEFAULT_BINS) -> dict[str, Any]:
 
     with torch.no_grad():
         t = tensor.detach().reshape(-1)
-        if not t.is_floating_point():
-            t = t.float()
-        t = t[torch.isfinite(t)]
+        if t.dtype not in (torch.float32, torch.float64):
+            t = t.float()  # ints, halves: histc wants float32 or float64
         if t.numel() == 0:
             return {"_type": "histogram", "values": [], "bins": []}
         lo, hi = torch.aminmax(t)
         lo_f, hi_f = float(lo), float(hi)
+        if not (math.isfinite(lo_f) and math.isfinite(hi_f)):
+            # NaN or infinities: dropped (one masked copy, paid only when they are there)
+            t = t[torch.isfinite(t)]
+            if t.numel() == 0:
+                return {"_type": "histogram", "values": [], "bins": []}
+            lo, hi = torch.aminmax(t)
+            lo_f, hi_f = float(lo), float(hi)
         if lo_f == hi_f:
             lo_f, hi_f = lo_f - 0.5, hi_f + 0.5
-        counts = torch.histc(t.float(), bins=bins, min=lo_f, max=hi_f)
+        counts = torch.histc(t, bins=bins, min=lo_f, max=hi_f)
     step = (hi_f - lo_f) / bins
     return {
         "_type": "histogram",
