@@ -26,6 +26,7 @@ from tracker.training_run import Run, RunStatus
 from tracker.wandb_module import login, require, setup, termerror, termlog, termwarn
 
 __version__ = "0.1.0"
+_MEDIA_NAMES = ["Histogram", "Html", "Image", "Object3D", "Table", "Video", "plot", "plot_table"]
 
 __all__ = [
     "AlertLevel",
@@ -54,6 +55,9 @@ __all__ = [
     "termerror",
     "termlog",
     "termwarn",
+    "unwatch",
+    "watch",
+    *_MEDIA_NAMES,
 ]
 
 
@@ -211,8 +215,32 @@ def __getattr__(name: str) -> Any:
         import tracker.apis.public
 
         return tracker.apis
+    if name in _MEDIA:  # loaded on first use: ``import tracker`` stays small
+        import tracker.media
+
+        return getattr(tracker.media, name)
     raise AttributeError(f"module 'tracker' has no attribute {name!r}")
 
 
+_MEDIA = frozenset(_MEDIA_NAMES)
+
+
+def watch(
+    models: Any,
+    criterion: Any = None,
+    log: str | None = "gradients",
+    log_freq: int = 1000,
+    idx: int | None = None,
+    log_graph: bool = False,
+) -> None:
+    """``run.watch`` on the active run (§10). Raises :class:`Error` if there is none."""
+    _active().watch(models, criterion, log, log_freq, idx, log_graph)
+
+
+def unwatch(models: Any = None) -> None:
+    """``run.unwatch`` on the active run (§10). Raises :class:`Error` if there is none."""
+    _active().unwatch(models)
+
+
 def __dir__() -> list[str]:
-    return sorted({*globals(), "run", "config", "summary", "Api", "Artifact", "apis"})
+    return sorted({*globals(), "run", "config", "summary", "Api", "Artifact", "apis", *_MEDIA})

@@ -124,7 +124,7 @@ class ArtifactMethods:
         spec = draft_spec(art, op, check_aliases(aliases), list(tags or []), distributed_id)
         if self.disabled:
             return art
-        staging = os.path.join(self.dir, "artifacts", art._id)
+        staging = os.path.join(self.sync_dir, "artifacts", art._id)
         counts = snapshot(spec["entries"], staging)
         spec["staging"] = staging
         self._send(Kind.ARTIFACT, spec)

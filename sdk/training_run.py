@@ -607,6 +607,40 @@ class Run(ArtifactMethods):
             self._print(f"tracker: alert [{spec['level']}] {spec['title']}: {spec['text']}")
         self._send(Kind.ALERT, spec)
 
+    # -- watch -----------------------------------------------------------------------------
+    def watch(
+        self,
+        models: Any,
+        criterion: Any = None,
+        log: str | None = "gradients",
+        log_freq: int = 1000,
+        idx: int | None = None,
+        log_graph: bool = False,
+    ) -> None:
+        """Log histograms of a torch model's gradients and/or parameters every ``log_freq``
+        forward passes, as ``gradients/<name>`` and ``parameters/<name>`` (§10).
+
+        Args:
+            models: a ``torch.nn.Module`` or a list of them.
+            criterion: ignored (kept for W&B compatibility).
+            log: ``gradients``, ``parameters``, ``all`` or None.
+            log_freq: forward passes between two logs.
+            idx: the index used to prefix names (``graph_<idx>.``) of several models.
+            log_graph: ignored (graphs are not drawn).
+
+        Raises:
+            ValueError: a bad argument (named in the message).
+        """
+        from tracker.watching import watch
+
+        watch(self, models, log, log_freq, idx)
+
+    def unwatch(self, models: Any = None) -> None:
+        """Remove the hooks :meth:`watch` set on ``models`` (all of them when None)."""
+        from tracker.watching import unwatch
+
+        unwatch(self, models)
+
     # -- lifecycle -------------------------------------------------------------------------
     def status(self) -> RunStatus:
         """Ask the sidecar how far this run's records have been processed (§4.8).
@@ -648,6 +682,8 @@ class Run(ArtifactMethods):
             self._finished = True
             try:
                 self.debug(f"finish exit_code={exit_code} at step {self._step}")
+                if self.__dict__.get("_watches"):
+                    self.unwatch()
                 if self._console is not None:
                     self._console.stop()
                     self._console = None

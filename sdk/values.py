@@ -71,6 +71,10 @@ def normalize(name: str, value: Any) -> Any:
             else (float(value) if isinstance(value, float) else str(value))
         )
     if isinstance(value, (list, tuple)):
+        if value and hasattr(value[0], "to_log_value"):  # several images under one key
+            from tracker.media.base import media_list
+
+            return media_list(name, list(value))
         return [_list_item(name, i, v) for i, v in enumerate(value)]
     if isinstance(value, (bytes, bytearray)):
         try:
@@ -79,7 +83,7 @@ def normalize(name: str, value: Any) -> Any:
             raise ValueError(f"log() value for key {name!r} is bytes that are not UTF-8") from None
     media = getattr(value, "to_log_value", None)
     if media is not None:
-        return media()
+        return media(name)
     module = type(value).__module__ or ""
     if module.startswith(("numpy", "torch", "tensorflow", "jax", "jaxlib")):
         return _array_like(name, value)
@@ -108,6 +112,13 @@ def _list_item(name: str, index: int, value: Any) -> Any:
 def _array_like(name: str, value: Any) -> Any:
     # numpy scalars and arrays and framework tensors all have .tolist(); torch tensors are
     # detached and moved to the host first. numpy is never required.
+    numel = getattr(value, "numel", None)
+    if (numel() if callable(numel) else getattr(value, "size", 0)) > MAX_LIST:
+        from tracker.media.histogram import array_histogram  # counted by the sidecar (§10)
+
+        cell = array_histogram(name, value)
+        if cell is not None:
+            return cell
     obj = value
     for attr in ("detach", "cpu"):
         fn = getattr(obj, attr, None)

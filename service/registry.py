@@ -49,6 +49,7 @@ class Stages:
     log_syncer: LogSyncer
     prober: Worker
     artifacts: ArtifactWorker = field(default_factory=ArtifactWorker)
+    media: Any = None  # the media stage (media_book.MediaEncoder)
 
     def session(self, info: RunInfo, token: int, previous: dict | None, **kw: Any) -> RunSession:
         return RunSession(
@@ -61,6 +62,7 @@ class Stages:
             watcher=self.watcher,
             store_writer=self.store_writer,
             artifact_worker=self.artifacts,
+            media=self.media,
             **kw,
         )
 

@@ -26,6 +26,7 @@ from tracker.service.alerts import AlertBook
 from tracker.service.artifacts import ArtifactBook
 from tracker.service.committer import Committer
 from tracker.service.export import Exporter, HistoryWriter
+from tracker.service.media_book import MediaBook
 from tracker.service.storewriter import StoreWriter
 from tracker.service.summary import SummaryState
 from tracker.service.syncer import Copier, FileSyncer
@@ -52,6 +53,7 @@ class RunSession:
         watcher: Any = None,
         store_writer: StoreWriter | None = None,
         artifact_worker: Any = None,
+        media: Any = None,
     ) -> None:
         self.info = info
         self.token = token
@@ -89,12 +91,17 @@ class RunSession:
         self.history: HistoryWriter | None = None
         self.system: HistoryWriter | None = None
         self.system_latest: dict[str, Any] = dict(previous.get("system_metrics") or {})
+        # committed rows pass the media gate: a row with media waits for its files
+        self.media = MediaBook(
+            self.run_dir, self._history_writers(exporter, previous), self._save_now, self.log, media
+        )
+        self._exports_to_finish = False
         self.committer = Committer(
             starting_step,
             info.start_time,
             float(previous.get("runtime") or 0.0),
             self.summary,
-            self._history_writers(exporter, previous),
+            self.media.on_row,
         )
         self.txlog = (
             TxLogWriter(self.txlog_path, self.settings.fsync_interval) if write_txlog else None
@@ -172,7 +179,10 @@ class RunSession:
 
     def on_log(self, step: Any, commit: Any, ts: Any, data: dict) -> None:
         committer = self.committer
+        media = self.media.take(data)
         if not committer.log(step, commit, ts, data):
+            if media:
+                self.media.discard(media)
             if committer.dropped == 1:
                 self.log(
                     f"dropped log at step {step} below current step {committer.step} "
@@ -215,6 +225,9 @@ class RunSession:
         if "summary" in given:
             self.summary.set(given["summary"], [])
         self.dirty = True
+
+    def _save_now(self, name: str, path: str) -> None:
+        self.files.add({"policy": "now", "files": [[name, path]]})
 
     def on_save(self, spec: SaveSpec) -> None:
         self.files.add(spec.to_wire())
@@ -317,10 +330,19 @@ class RunSession:
         self.finishing = state
         self.exit_code = exit_code
         self.committer.flush()
+        self._exports_to_finish = True
+        self._finish_exports()
+        self.log(f"finishing as {state} (exit code {exit_code})")
+
+    def _finish_exports(self) -> None:
+        """Cut the last parts and start the final copies, once no row waits for its media."""
+        if not self._exports_to_finish or not self.media.idle:
+            return
+        self._exports_to_finish = False
+        self.media.clear()
         for writer in self.writers():
             writer.finish()
         self.files.begin_finish()
-        self.log(f"finishing as {state} (exit code {exit_code})")
 
     def poll_finish(self) -> bool:
         """Complete a finish whose export is done; True once the run is closed.
@@ -330,6 +352,9 @@ class RunSession:
         that write has landed, so a reader that hears "finished" finds it in the store.
         """
         if self.finishing is None:
+            return False
+        self._finish_exports()
+        if self._exports_to_finish:
             return False
         if not self.closing:
             for writer in self.writers():

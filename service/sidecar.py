@@ -31,6 +31,7 @@ from tracker.proto.payloads import (
 from tracker.service.alerts import WebhookSender, slack_body
 from tracker.service.export import Exporter
 from tracker.service.ingest import Ingest, Request
+from tracker.service.media_book import MediaEncoder
 from tracker.service.registry import Registry, Stages
 from tracker.service.replay import APPLY
 from tracker.service.sampler import Sampler
@@ -75,6 +76,7 @@ class Sidecar:
             watcher=ChangeWatcher(file_watch),
             log_syncer=LogSyncer(),
             prober=Worker("prober"),
+            media=MediaEncoder(),
         )
         self.registry = Registry(self.stages)
         self.ingest = Ingest(
@@ -107,6 +109,7 @@ class Sidecar:
             self.stages.copier,
             self.stages.store_writer,
             self.stages.prober,
+            self.stages.media,
             self.webhooks,
             self.stages.artifacts,
         )

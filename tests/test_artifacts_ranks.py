@@ -113,7 +113,7 @@ def test_an_offline_runs_artifact_is_built_by_sync(tracker_env):
         art.wait()
     run.finish()
     os.unlink(f"{root}/w.bin")  # the snapshot in the run folder keeps the content
-    out = _cli("sync", run.dir)
+    out = _cli("sync", run.sync_dir)
     assert out.returncode == 0, out.stderr
     stored = tracker.Api().artifact("off/w:v0")
     assert stored.logged_by().id == run.id

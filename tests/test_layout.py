@@ -17,6 +17,7 @@ ALLOWED = {
     "service": ("tracker.service", "tracker.proto", "tracker.store", "tracker.errors"),
     "sdk/api": ("tracker.api", "tracker.store", "tracker.proto", "tracker.client", "tracker.errors",
                 "tracker.settings", "tracker.naming"),
+    "sdk/media": ("tracker.media",),
 }  # fmt: skip
 # process entries and the CLI are clients of the sidecar: they find it through tracker.client
 ENTRIES = {"service/daemon.py", "service/cli.py"}

@@ -370,6 +370,21 @@ class Run:
         )
         return [File(self._api, self.path, r) for r in records]
 
+    def media(self, key: str, step: int | None = None) -> list[Any]:
+        """The logged media of ``key`` (images, tables, histograms...), in step order (§10).
+
+        Args:
+            key: the history key the media was logged under.
+            step: only the media of this step.
+
+        Returns:
+            ``MediaFile`` objects (``.path``, ``.download(root)``, ``.to_numpy()``,
+            ``.get_dataframe()``) and ``HistogramValue`` objects (``.values``, ``.bins``).
+        """
+        from tracker.api.media import media_of
+
+        return media_of(self, key, step)
+
     def file(self, name: str) -> File | None:
         """The file called ``name``, or None."""
         found = self.files(names=[name])
