@@ -17,6 +17,8 @@ ALLOWED = {
     "service": ("tracker.service", "tracker.proto", "tracker.store", "tracker.errors"),
     "sdk/api": ("tracker.api", "tracker.store", "tracker.proto", "tracker.client", "tracker.errors",
                 "tracker.settings", "tracker.naming"),
+    # the UI reads like the read API: the store, plus the sidecar's live tail via tracker.client
+    "ui": ("tracker.ui", "tracker.store", "tracker.api", "tracker.client", "tracker.errors"),
 }  # fmt: skip
 # process entries and the CLI are clients of the sidecar: they find it through tracker.client
 ENTRIES = {"service/daemon.py", "service/cli.py"}

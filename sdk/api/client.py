@@ -127,10 +127,9 @@ class Api:
                 entity, project = self.default_entity, parts[0]
             else:
                 raise Error(f"bad project path {path!r}: use entity/project")
-        records = self._store.find_runs(entity=entity, project=project)
-        for key, cond in (filters or {}).items():
-            records = [r for r in records if _matches(_field(r, key), cond, key)]
-        records = _order(records, order)
+        records = filter_records(
+            self._store.find_runs(entity=entity, project=project), filters, order
+        )
         return [Run(self, r) for r in records]
 
     def artifact(self, name: str, type: str | None = None) -> Any:  # noqa: A002
@@ -139,6 +138,19 @@ class Api:
 
 
 _MISSING = object()
+
+
+def filter_records(
+    records: list[dict[str, Any]], filters: dict[str, Any] | None, order: str
+) -> list[dict[str, Any]]:
+    """Catalogue records kept by ``filters`` and sorted by ``order`` (see :meth:`Api.runs`).
+
+    Raises:
+        ValueError: an unknown operator or filter key.
+    """
+    for key, cond in (filters or {}).items():
+        records = [r for r in records if _matches(_field(r, key), cond, key)]
+    return _order(records, order)
 
 
 def _field(record: dict, key: str) -> Any:
