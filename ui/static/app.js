@@ -200,6 +200,7 @@ function chartPanel(container, runs, keys, stream, view) {
   let data = [];
   const cid = (k) => (stream === "system" ? `system:${k}` : k);
   async function fetchAll(lo, hi, onlyKeys) {
+    if (!keys.length) return runs.map((r) => ({ label: r.name || r.run_id, series: {} }));
     return Promise.all(runs.map((r) => getJSON(seriesUrl(r, onlyKeys || keys, view, stream, lo, hi))
       .then((d) => ({ label: r.name || r.run_id, series: d.series }))));
   }
