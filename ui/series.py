@@ -92,12 +92,15 @@ def downsample(
     """
     import numpy as np
 
-    keep = ~np.isnan(x) & ~np.isnan(y)
-    if lo is not None:
-        keep &= x >= lo
-    if hi is not None:
-        keep &= x <= hi
-    xs, ys = x[keep], y[keep]
+    drop = np.isnan(y)
+    drop |= np.isnan(x)
+    with np.errstate(invalid="ignore"):
+        if lo is not None:
+            drop |= x < lo
+        if hi is not None:
+            drop |= x > hi
+    # most series have every row: no copy of a million values then
+    xs, ys = (x[~drop], y[~drop]) if drop.any() else (x, y)
     if xs.size > 1 and np.any(xs[1:] < xs[:-1]):
         order = np.argsort(xs, kind="stable")
         xs, ys = xs[order], ys[order]

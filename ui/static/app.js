@@ -173,6 +173,8 @@ function makeChart(box, key, runs, view, onZoom, id) {
     }] },
   };
   const u = new uPlot(opts, chartData(runs, key, view), holder);
+  // the band's edges (min, max) are drawn, not listed: the legend names each run's line once
+  u.root.querySelectorAll(".u-legend .u-series").forEach((row, i) => { if (i > 0 && i % 3 !== 0) row.style.display = "none"; });
   holder.addEventListener("dblclick", () => onZoom(u, null, null));
   charts[id] = u;
   return u;
