@@ -117,24 +117,28 @@ def _projects(state: UiState, request: Request) -> Any:
     return {"projects": queries.projects(state.store)}
 
 
-def _int(request: Request, name: str, default: int) -> int:
+def _param(request: Request, name: str, kind: type, default: Any = None) -> Any:
+    """Query parameter ``name`` converted by ``kind`` (``int``/``float``), else ``default``.
+
+    Raises:
+        ValueError: a value ``kind`` cannot read (the answer is a 400 naming the parameter).
+    """
     value = request.query_params.get(name)
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        return kind(value)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
+
+
+def _int(request: Request, name: str, default: int) -> int:
+    return _param(request, name, int, default)
 
 
 def _float(request: Request, name: str) -> float | None:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    return _param(request, name, float)
 
 
 def _runs(state: UiState, request: Request) -> Any:

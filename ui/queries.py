@@ -72,13 +72,17 @@ def runs_page(
     summary_keys: dict[str, None] = {}
     for r in records:
         config_keys.update(dict.fromkeys(r.get("config") or {}))
-        summary_keys.update(dict.fromkeys(k for k in r.get("summary") or {} if k[0] != "_"))
+        summary_keys.update(
+            dict.fromkeys(k for k in r.get("summary") or {} if not k.startswith("_"))
+        )
     rows = []
     for r in records[offset : offset + limit]:
         row = {k: r.get(k) for k in _ROW_FIELDS}
         row["runtime"] = r.get("runtime")
         row["config"] = r.get("config") or {}
-        row["summary"] = {k: v for k, v in (r.get("summary") or {}).items() if k[0] != "_"}
+        row["summary"] = {
+            k: v for k, v in (r.get("summary") or {}).items() if not k.startswith("_")
+        }
         rows.append(row)
     return {
         "total": len(records),
