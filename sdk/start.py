@@ -241,12 +241,23 @@ def _start(info: RunInfo, resolved: Settings) -> Run:
     run._start_console()
     if not resolved.silent:
         verb = "resumed" if run.resumed else "started"
-        where = run.url or run.sync_dir
         print(
-            f"tracker: {verb} run {run.name} ({run.id}) in {run.project}: {where}",
+            f"tracker: {verb} run {run.name} ({run.id}) in {run.project}: {_where(run)}",
             file=sys.stderr,
         )
     return run
+
+
+def _where(run: Run) -> str:
+    """The run's page when a UI serves its store (§11), else the command that starts one."""
+    if run.url is None:
+        return run.sync_dir
+    from tracker.client.runtime import serving_ui
+
+    base = serving_ui(default_store())
+    if base is None:
+        return f"{run.sync_dir} (see it in a browser: tracker-service ui --store {default_store()})"
+    return f"{base}/{run.entity}/{run.project}/runs/{run.id}"
 
 
 def _mode(mode: str | None, resume: str | None) -> str:

@@ -275,6 +275,42 @@ class Run(ArtifactMethods):
             return None
         return f"{self._ui_base()}/{self.entity}/{self.project}"
 
+    def to_html(self, height: int = 420, hidden: bool = False) -> str:
+        """Return an HTML iframe of the run's page in the local web UI (for notebooks).
+
+        Args:
+            height: the frame's height in pixels.
+            hidden: return an empty string (W&B's argument).
+
+        Returns:
+            The ``<iframe>`` markup, or a short note when the run has no page (offline).
+        """
+        import html
+
+        url = self.get_url()
+        if hidden:
+            return ""
+        if url is None:
+            return (
+                f"<p>tracker run {html.escape(self.id)} ({html.escape(self.mode)}): no web page</p>"
+            )
+        return (
+            f'<iframe src="{html.escape(url, quote=True)}" style="border:none;width:100%;'
+            f'height:{int(height)}px"></iframe>'
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def display(self, height: int = 420, hidden: bool = False) -> bool:
+        """Show the run's page inline in Jupyter; return whether it was displayed."""
+        try:
+            from IPython.display import HTML, display
+        except ImportError:
+            return False
+        display(HTML(self.to_html(height, hidden)))
+        return True
+
     def get_sweep_url(self) -> None:
         """Return None: sweeps are not part of tracker."""
         return None

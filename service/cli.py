@@ -1,4 +1,4 @@
-"""``tracker-service``: status, start, stop, sync and runs (§9). Each command parses its
+"""``tracker-service``: status, start, stop, sync, runs and ui (§9, §11). Each command parses its
 options and calls one library function; output is for people unless ``--json``."""
 
 from __future__ import annotations
@@ -264,6 +264,20 @@ def gc(
         return
     verb = "would remove" if dry_run else "removed"
     typer.echo(f"gc: {verb} {result['blobs']} blobs, {result['bytes']} bytes")
+
+
+@app.command()
+def ui(
+    port: int = typer.Option(8080, help="TCP port (0: any free one)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (not loopback: warned)."),
+    store: str | None = typer.Option(None, help=_STORE_HELP),
+) -> None:
+    """Serve the local web UI over the store (read-only) until Ctrl-C."""
+    from tracker.settings import Env
+    from tracker.ui.server import serve
+
+    uri = store or Env.get(Env.STORE) or _store(None)
+    serve(uri, _store(store), host=host, port=port)
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ ALLOWED = {
     "sdk/api": ("tracker.api", "tracker.store", "tracker.proto", "tracker.client", "tracker.errors",
                 "tracker.settings", "tracker.naming"),
     "sdk/media": ("tracker.media",),
+    # the UI reads like the read API: the store, plus the sidecar's live tail via tracker.client
+    "ui": ("tracker.ui", "tracker.store", "tracker.api", "tracker.client", "tracker.errors"),
 }  # fmt: skip
 # process entries and the CLI are clients of the sidecar: they find it through tracker.client
 ENTRIES = {"service/daemon.py", "service/cli.py"}

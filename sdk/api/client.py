@@ -131,7 +131,7 @@ class Api:
                 when the runs are first read.
         """
         from tracker.api.public_run import Run
-        from tracker.api.runs import Runs, check_filters, matches, order_records
+        from tracker.api.runs import Runs, check_filters, filter_records
 
         if path is None:
             entity, project = self.default_entity, self.default_project
@@ -146,9 +146,9 @@ class Api:
         check_filters(filters or {})
 
         def load() -> list[dict]:
-            records = self._store.find_runs(entity=entity, project=project)
-            records = [r for r in records if matches(r, filters or {})]
-            return order_records(records, order)
+            return filter_records(
+                self._store.find_runs(entity=entity, project=project), filters, order
+            )
 
         return Runs(load, lambda record: Run(self, record), per_page)
 

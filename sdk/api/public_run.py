@@ -200,18 +200,36 @@ class Run:
             return []
         return fetch_tail(self._api.store_root, self.entity, self.project, self.id, min_step)
 
-    def _all_rows(self, keys: list[str] | None = None, stream: str = "default") -> list[dict]:
-        blobs = self._api.store.blobs
-        if stream == "system":
-            return rows_of(read_stream(blobs, self._stream("system"), keys))
-        tail = self._tail(0)
-        cols = None if keys is None else list(dict.fromkeys(["_step", *keys]))
-        rows = rows_of(read_stream(blobs, self._stream(), cols))
-        seen_to = rows[-1]["_step"] if rows else -1
-        for row in tail:
-            if row["_step"] > seen_to:
-                rows.append(row if cols is None else {k: row[k] for k in cols if k in row})
-        return rows
+    def _sampled_rows(
+        self, cols: list[str] | None, keys: list[str] | None, stream: str, samples: int
+    ) -> list[dict]:
+        """At most ``samples`` rows having one of ``keys``, picked in the Arrow table: only
+        the rows returned become Python objects (the UI's fast path, §11)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        name = "system" if stream == "system" else "history"
+        read = None if cols is None else list(dict.fromkeys(["_step", *cols]))
+        table = read_stream(self._api.store.blobs, self._stream(name), read)
+        if keys is not None:
+            present = [k for k in keys if k in table.column_names]
+            mask = None
+            for k in present:
+                valid = pc.is_valid(table.column(k))
+                mask = valid if mask is None else pc.or_(mask, valid)
+            table = table.filter(mask) if mask is not None else table.slice(0, 0)
+        tail = []
+        if name == "history":
+            last = table.column("_step")[-1].as_py() if table.num_rows else -1
+            tail = [r for r in self._tail(0) if r["_step"] > last]
+            if read is not None:
+                tail = [{k: r[k] for k in read if k in r} for r in tail]
+            if keys is not None:
+                tail = [r for r in tail if any(k in r for k in keys)]
+        n = table.num_rows
+        picked = sample_indices(n + len(tail), samples)
+        rows = rows_of(table.take(pa.array([i for i in picked if i < n], type=pa.int64())))
+        return rows + [tail[i - n] for i in picked if i >= n]
 
     def history(
         self,
@@ -244,10 +262,7 @@ class Run:
         ):
             raise ValueError("history() keys must be a list of strings")
         cols = None if keys is None else list(dict.fromkeys([x_axis, *keys]))
-        rows = self._all_rows(cols, stream)
-        if keys is not None:
-            rows = [r for r in rows if any(k in r for k in keys)]
-        rows = [rows[i] for i in sample_indices(len(rows), samples)]
+        rows = self._sampled_rows(cols, keys, stream, samples)
         if not pandas:
             return rows
         import pandas as pd

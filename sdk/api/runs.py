@@ -107,6 +107,16 @@ def order_records(records: list[dict], order: str) -> list[dict]:
     return present + absent
 
 
+def filter_records(records: list[dict], filters: dict | None, order: str) -> list[dict]:
+    """Catalogue records kept by ``filters`` and sorted by ``order``, as ``Api.runs`` does.
+
+    Raises:
+        ValueError: an unknown operator or filter key.
+    """
+    check_filters(filters or {})
+    return order_records([r for r in records if matches(r, filters or {})], order)
+
+
 class Runs(Sequence):
     """The runs ``Api().runs(...)`` found: ``len``, index, slice, iterate, ``histories``.
 

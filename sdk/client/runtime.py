@@ -250,3 +250,21 @@ def all_sidecars() -> list[SidecarPaths]:
                 continue
             found.append(SidecarPaths(store=store, folder=folder))
     return found
+
+
+def ui_info_path(store: str) -> str:
+    """The file by which ``tracker-service ui`` says it serves ``store`` (``ui-<hash>.json``
+    in the runtime directory: pid and base URL, written when it listens, removed at exit)."""
+    key = f"{socket.gethostname()}\0{os.path.abspath(store)}".encode()
+    return os.path.join(runtime_root(), f"ui-{hashlib.sha1(key).hexdigest()[:16]}.json")
+
+
+def serving_ui(store: str) -> str | None:
+    """The base URL of a live UI serving ``store`` on this host, or None."""
+    try:
+        with open(ui_info_path(store)) as fh:
+            info = json.load(fh)
+        os.kill(int(info["pid"]), 0)
+        return str(info["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,356 @@
+// tracker UI: one script, no build step. Every user string goes into the page as text
+// (textContent or uPlot's own text nodes), never as HTML.
+"use strict";
+
+const POLL_MS = 1000; // a running run's page asks again every second (live within 2 s)
+const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
+const charts = {}; // key -> uPlot instance (tests read window.trackerCharts)
+window.trackerCharts = charts;
+let timer = null;
+
+// -- DOM helpers -------------------------------------------------------------------------------
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "class") node.className = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+const enc = encodeURIComponent;
+async function getJSON(url) {
+  const res = await fetch(url);
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error || res.statusText);
+  return body;
+}
+function fmt(v) {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toPrecision(6).replace(/\.?0+$/, "");
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+function when(ts) { return ts ? new Date(ts * 1000).toISOString().replace("T", " ").slice(0, 19) : ""; }
+function duration(s) {
+  if (s === null || s === undefined) return "";
+  s = Math.round(s);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${Math.floor(s % 3600 / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s}s`;
+}
+function crumbs(parts) {
+  const nav = document.getElementById("crumbs");
+  nav.replaceChildren();
+  parts.forEach(([label, href], i) => {
+    if (i) nav.append(el("span", { class: "sep" }, "/"));
+    nav.append(href ? el("a", { href }, label) : el("span", {}, label));
+  });
+}
+function kvTable(obj) {
+  const rows = Object.keys(obj || {}).sort().map((k) => el("tr", {}, el("td", {}, k), el("td", {}, fmt(obj[k]))));
+  return rows.length ? el("table", { class: "kv" }, rows) : el("p", { class: "muted" }, "none");
+}
+function setLive(on) { document.getElementById("live").textContent = on ? "● live" : ""; }
+
+// -- pages -------------------------------------------------------------------------------------
+async function projectsPage(app) {
+  crumbs([["projects", "/"]]);
+  const { projects } = await getJSON("/api/projects");
+  app.replaceChildren(el("h1", {}, "Projects"),
+    projects.length ? el("table", { id: "projects" },
+      el("tr", {}, el("th", {}, "project"), el("th", {}, "runs"), el("th", {}, "last run")),
+      projects.map((p) => el("tr", {},
+        el("td", {}, el("a", { href: `/${enc(p.entity)}/${enc(p.project)}` }, `${p.entity}/${p.project}`)),
+        el("td", { class: "num" }, p.runs), el("td", {}, when(p.last_created)))))
+      : el("p", { class: "muted" }, "No runs in this store yet."));
+}
+
+async function runsPage(app, entity, project, fixedFilter) {
+  const base = `/${enc(entity)}/${enc(project)}`;
+  const params = new URLSearchParams(location.search);
+  const st = { order: params.get("order") || "-created_at", filter: params.get("filter") || "", offset: 0,
+    cols: (params.get("cols") || "").split(",").filter(Boolean), selected: new Set() };
+  const filterBox = el("input", { type: "text", id: "filter", placeholder: '{"state": "finished", "config.lr": {"$gt": 0.01}}', value: st.filter });
+  const msg = el("span", { class: "error", id: "filter-error" });
+  const compare = el("button", { id: "compare", onclick: () => {
+    location.href = `${base}/compare?runs=${[...st.selected].map(enc).join(",")}`; } }, "Compare selected");
+  const colsBox = el("details", { class: "cols" }, el("summary", {}, "Columns"));
+  const tableBox = el("div");
+  const pager = el("div", { class: "toolbar" });
+  app.replaceChildren(el("h1", {}, fixedFilter ? `Group ${fixedFilter.group}` : `${entity}/${project}`),
+    el("div", { class: "toolbar" }, filterBox, el("button", { id: "apply", onclick: () => { st.filter = filterBox.value; st.offset = 0; load(); } }, "Filter"), compare, msg),
+    colsBox, tableBox, pager);
+  filterBox.addEventListener("keydown", (e) => { if (e.key === "Enter") { st.filter = filterBox.value; st.offset = 0; load(); } });
+  async function load() {
+    msg.textContent = "";
+    let filter = st.filter;
+    if (fixedFilter) {
+      let f = {};
+      try { f = filter.trim() ? JSON.parse(filter) : {}; } catch (e) { msg.textContent = `filter is not JSON: ${e.message}`; return; }
+      filter = JSON.stringify({ ...f, ...fixedFilter });
+    }
+    let page;
+    try {
+      page = await getJSON(`/api/runs${base}?order=${enc(st.order)}&filter=${enc(filter)}&offset=${st.offset}&limit=50`);
+    } catch (e) { msg.textContent = e.message; return; }
+    renderCols(page);
+    renderTable(page);
+    pager.replaceChildren(el("span", { class: "muted" }, `${page.total} runs`),
+      st.offset > 0 ? el("button", { onclick: () => { st.offset -= 50; load(); } }, "Previous") : null,
+      st.offset + 50 < page.total ? el("button", { onclick: () => { st.offset += 50; load(); } }, "Next") : null);
+  }
+  function renderCols(page) {
+    const boxes = [...page.config_keys.map((k) => `config.${k}`), ...page.summary_keys.map((k) => `summary.${k}`)].map((c) =>
+      el("label", {}, el("input", { type: "checkbox", value: c, ...(st.cols.includes(c) ? { checked: "" } : {}),
+        onchange: (e) => { st.cols = e.target.checked ? [...st.cols, c] : st.cols.filter((x) => x !== c); load(); } }), c));
+    colsBox.replaceChildren(el("summary", {}, "Columns"), boxes);
+  }
+  function header(label, field) {
+    const arrow = st.order.replace(/^[+-]/, "") === field ? (st.order.startsWith("-") ? " ▼" : " ▲") : "";
+    return el("th", { onclick: () => { st.order = st.order === `-${field}` ? `+${field}` : `-${field}`; load(); } }, label + arrow);
+  }
+  function renderTable(page) {
+    const head = el("tr", {}, el("th", {}, ""), header("name", "name"), header("state", "state"), header("group", "group"),
+      el("th", {}, "tags"), header("created", "created_at"), header("runtime", "runtime"),
+      st.cols.map((c) => header(c, c)));
+    const rows = page.runs.map((r) => el("tr", { "data-run": r.run_id },
+      el("td", {}, el("input", { type: "checkbox", ...(st.selected.has(r.run_id) ? { checked: "" } : {}),
+        onchange: (e) => { e.target.checked ? st.selected.add(r.run_id) : st.selected.delete(r.run_id); } })),
+      el("td", {}, el("a", { href: `${base}/runs/${enc(r.run_id)}` }, r.name || r.run_id)),
+      el("td", {}, el("span", { class: `state ${r.state}` }, r.state)),
+      el("td", {}, r.group_name ? el("a", { href: `${base}/groups/${enc(r.group_name)}` }, r.group_name) : ""),
+      el("td", {}, (r.tags || []).join(", ")), el("td", {}, when(r.created_at)), el("td", { class: "num" }, duration(r.runtime)),
+      st.cols.map((c) => { const [where, key] = [c.split(".")[0], c.slice(c.indexOf(".") + 1)];
+        return el("td", { class: "num" }, fmt((r[where] || {})[key])); })));
+    tableBox.replaceChildren(el("table", { id: "runs" }, head, rows));
+  }
+  await load();
+  if (fixedFilter) await overlayCharts(app, entity, project, null, fixedFilter);
+}
+
+// -- charts ------------------------------------------------------------------------------------
+function smooth(values, weight) {
+  if (!weight) return values;
+  let last = null;
+  return values.map((v) => (v === null ? null : (last = last === null ? v : last * weight + (1 - weight) * v)));
+}
+function chartData(runs, key, view) {
+  // one aligned table: x, then per run: min, max, last (the band and the line)
+  const tables = runs.map((r) => {
+    const s = r.series[key] || { x: [], min: [], max: [], last: [] };
+    const pos = (a) => (view.log ? a.map((v) => (v !== null && v > 0 ? v : null)) : a);
+    return [s.x, pos(s.min), pos(s.max), pos(smooth(s.last, view.smoothing))];
+  });
+  return tables.length === 1 ? tables[0] : uPlot.join(tables);
+}
+function makeChart(box, key, runs, view, onZoom, id) {
+  const series = [{ label: view.x }];
+  const bands = [];
+  runs.forEach((r, i) => {
+    const color = COLORS[i % COLORS.length];
+    const name = runs.length > 1 ? `${r.label} ` : "";
+    series.push({ label: `${name}min`, stroke: "transparent", points: { show: false }, spanGaps: true },
+      { label: `${name}max`, stroke: "transparent", points: { show: false }, spanGaps: true },
+      { label: `${name}${key}`, stroke: color, width: 1.5, spanGaps: true, points: { show: false } });
+    bands.push({ series: [3 * i + 2, 3 * i + 1], fill: color + "33" });
+  });
+  const holder = el("div", { class: "chart", "data-key": key });
+  box.append(holder);
+  const opts = {
+    title: key, width: 420, height: 240, series, bands,
+    scales: { x: { time: false }, y: view.log ? { distr: 3 } : {} },
+    legend: { show: true, live: true },
+    cursor: { drag: { x: true, y: false, setScale: false } },
+    hooks: { setSelect: [(u) => {
+      if (u.select.width < 2) return;
+      const lo = u.posToVal(u.select.left, "x"), hi = u.posToVal(u.select.left + u.select.width, "x");
+      u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+      onZoom(u, lo, hi);
+    }] },
+  };
+  const u = new uPlot(opts, chartData(runs, key, view), holder);
+  // the band's edges (min, max) are drawn, not listed: the legend names each run's line once
+  u.root.querySelectorAll(".u-legend .u-series").forEach((row, i) => { if (i > 0 && i % 3 !== 0) row.style.display = "none"; });
+  holder.addEventListener("dblclick", () => onZoom(u, null, null));
+  charts[id] = u;
+  return u;
+}
+function groupByPrefix(keys) {
+  const groups = {};
+  for (const k of keys) {
+    const i = k.lastIndexOf("/");
+    (groups[i > 0 ? k.slice(0, i) : "charts"] ||= []).push(k);
+  }
+  return groups;
+}
+function seriesUrl(run, keys, view, stream, lo, hi) {
+  const q = keys.map((k) => `key=${enc(k)}`).join("&");
+  const range = lo !== null && lo !== undefined ? `&lo=${lo}&hi=${hi}` : "";
+  return `/api/run/${enc(run.entity)}/${enc(run.project)}/${enc(run.run_id)}/series?${q}&x=${enc(stream === "system" ? "_runtime" : view.x)}&stream=${stream}&buckets=${view.buckets}${range}`;
+}
+
+// A panel of charts of several runs (one run on a run page), with the x-axis, log-scale and
+// smoothing controls; re-drawn live while any run is running.
+function chartPanel(container, runs, keys, stream, view) {
+  const panel = el("div");
+  container.append(panel);
+  let zoom = null;
+  let data = [];
+  const cid = (k) => (stream === "system" ? `system:${k}` : k);
+  async function fetchAll(lo, hi, onlyKeys) {
+    if (!keys.length) return runs.map((r) => ({ label: r.name || r.run_id, series: {} }));
+    return Promise.all(runs.map((r) => getJSON(seriesUrl(r, onlyKeys || keys, view, stream, lo, hi))
+      .then((d) => ({ label: r.name || r.run_id, series: d.series }))));
+  }
+  function draw() {
+    panel.replaceChildren();
+    for (const k of Object.keys(charts)) if (charts[k].__stream === stream) { charts[k].destroy(); delete charts[k]; }
+    const groups = groupByPrefix(keys.filter((k) => data.some((d) => d.series[k])));
+    for (const [prefix, ks] of Object.entries(groups)) {
+      const box = el("div", { class: "charts" });
+      panel.append(el("h3", {}, prefix), box);
+      for (const k of ks) {
+        const u = makeChart(box, k, data, view, async (chart, lo, hi) => {
+          zoom = lo === null ? null : [lo, hi];
+          const part = await fetchAll(lo, hi, [k]);
+          chart.setData(chartData(part, k, view), lo === null);
+          if (lo !== null) chart.setScale("x", { min: lo, max: hi });
+        }, cid(k));
+        u.__stream = stream;
+      }
+    }
+    if (!panel.children.length) panel.append(el("p", { class: "muted" }, "No numeric series."));
+  }
+  return {
+    async refresh(full) {
+      data = await fetchAll();
+      if (full || Object.keys(charts).length === 0) return draw();
+      if (zoom) return; // the user is looking at a range: leave it
+      for (const k of keys) if (charts[cid(k)]) charts[cid(k)].setData(chartData(data, k, view));
+      if (keys.some((k) => !charts[cid(k)] && data.some((d) => d.series[k]))) draw();
+    },
+  };
+}
+function chartControls(view, xKeys, onChange) {
+  const xSel = el("select", { id: "x-axis", onchange: (e) => { view.x = e.target.value; onChange(); } },
+    xKeys.map((k) => el("option", { value: k, ...(k === view.x ? { selected: "" } : {}) }, k)));
+  const log = el("input", { type: "checkbox", id: "log-scale", onchange: (e) => { view.log = e.target.checked; onChange(); } });
+  const sm = el("input", { type: "range", id: "smoothing", min: "0", max: "0.99", step: "0.01", value: "0",
+    onchange: (e) => { view.smoothing = Number(e.target.value); onChange(); } });
+  return el("div", { class: "toolbar" }, el("label", {}, "x axis ", xSel), el("label", {}, log, " log scale"),
+    el("label", {}, "smoothing ", sm), el("span", { class: "muted" }, "drag to zoom (full resolution), double-click to reset"));
+}
+function chartKeys(run) {
+  return (run.history_keys || []).filter((k) => !k.startsWith("_"));
+}
+
+async function runPage(app, entity, project, runId) {
+  const base = `/${enc(entity)}/${enc(project)}`;
+  const url = `/api/run${base}/${enc(runId)}`;
+  let run = await getJSON(url);
+  crumbs([["projects", "/"], [`${entity}/${project}`, base], [run.name || runId, null]]);
+  const view = { x: "_step", log: false, smoothing: 0, buckets: 1000 };
+  const head = el("div");
+  const overview = el("div");
+  const output = el("pre", { id: "output" });
+  const chartsBox = el("div", { id: "charts" });
+  const systemBox = el("div", { id: "system" });
+  app.replaceChildren(head, chartControls(view, ["_step", "_runtime", "_timestamp", ...chartKeys(run)], () => panel.refresh(true)),
+    chartsBox, el("h2", {}, "System metrics"), systemBox, overview, el("h2", {}, "Output"), output);
+  let panel = chartPanel(chartsBox, [run], chartKeys(run), "history", view);
+  const sysKeys = (run.system_keys || []).filter((k) => !k.startsWith("_"));
+  const sysPanel = chartPanel(systemBox, [run], sysKeys, "system", view);
+  let outOffset = 0;
+  function renderHead() {
+    head.replaceChildren(el("h1", {}, run.name || run.run_id, " ", el("span", { class: `state ${run.state}`, id: "run-state" }, run.state)),
+      run.notes ? el("p", { id: "notes" }, run.notes) : null);
+    overview.replaceChildren(
+      el("h2", {}, "Overview"), kvTable({ id: run.run_id, state: run.state, group: run.group_name, job_type: run.job_type,
+        tags: (run.tags || []).join(", "), created: when(run.created_at), runtime: duration(run.runtime), host: run.host, user: run.user,
+        last_step: run.last_step }),
+      el("h2", {}, "Config"), kvTable(run.config), el("h2", {}, "Summary"), kvTable(run.summary),
+      el("h2", {}, "Metadata"), el("pre", {}, JSON.stringify(run.metadata || {}, null, 1)),
+      el("h2", {}, "Files"), run.files.length ? el("table", { id: "files" }, run.files.map((f) => el("tr", {},
+        el("td", {}, el("a", { href: `/files${base}/${enc(runId)}/${f.name.split("/").map(enc).join("/")}`, download: "" }, f.name)),
+        el("td", { class: "num" }, f.size)))) : el("p", { class: "muted" }, "none"),
+      el("h2", {}, "Alerts"), run.alerts.length ? el("table", { id: "alerts" }, run.alerts.map((a) => el("tr", {},
+        el("td", {}, when(a.time)), el("td", {}, a.level), el("td", {}, a.title), el("td", {}, a.text), el("td", {}, a.outcome))))
+        : el("p", { class: "muted" }, "none"));
+  }
+  async function readOutput() {
+    const out = await getJSON(`${url}/output?offset=${outOffset}`);
+    if (out.text) output.append(out.text);
+    outOffset = out.offset;
+  }
+  renderHead();
+  await panel.refresh(true);
+  await Promise.all([sysPanel.refresh(true), readOutput()]);
+  const running = () => !["finished", "failed", "crashed", "preempted"].includes(run.state);
+  setLive(running());
+  async function tick() {
+    run = await getJSON(url);
+    const keys = chartKeys(run);
+    if (keys.length !== panel.keys) {
+      chartsBox.replaceChildren();
+      panel = chartPanel(chartsBox, [run], keys, "history", view);
+      panel.keys = keys.length;
+      await panel.refresh(true);
+    } else await panel.refresh(false);
+    await Promise.all([sysPanel.refresh(false), readOutput()]);
+    renderHead();
+    setLive(running());
+    if (running() && location.pathname === window.__page) timer = setTimeout(tick, POLL_MS);
+  }
+  panel.keys = chartKeys(run).length;
+  if (running()) timer = setTimeout(tick, POLL_MS);
+}
+
+async function overlayCharts(app, entity, project, ids, group) {
+  const base = `/${enc(entity)}/${enc(project)}`;
+  if (!ids) {
+    const page = await getJSON(`/api/runs${base}?filter=${enc(JSON.stringify(group))}&limit=20`);
+    ids = page.runs.map((r) => r.run_id);
+  }
+  const runs = await Promise.all(ids.map((id) => getJSON(`/api/run${base}/${enc(id)}`)));
+  const keys = [...new Set(runs.flatMap(chartKeys))];
+  const view = { x: "_step", log: false, smoothing: 0, buckets: 1000 };
+  const box = el("div", { id: "charts" });
+  app.append(el("h2", {}, `Charts of ${runs.length} runs`),
+    chartControls(view, ["_step", "_runtime", "_timestamp", ...keys], () => panel.refresh(true)), box);
+  const panel = chartPanel(box, runs, keys, "history", view);
+  await panel.refresh(true);
+}
+
+async function comparePage(app, entity, project) {
+  const base = `/${enc(entity)}/${enc(project)}`;
+  const ids = (new URLSearchParams(location.search).get("runs") || "").split(",").filter(Boolean);
+  crumbs([["projects", "/"], [`${entity}/${project}`, base], ["compare", null]]);
+  app.replaceChildren(el("h1", {}, `Compare ${ids.length} runs`), el("p", { class: "muted" }, ids.join(", ")));
+  await overlayCharts(app, entity, project, ids, null);
+}
+
+// -- routing -----------------------------------------------------------------------------------
+async function route() {
+  clearTimeout(timer);
+  window.__page = location.pathname;
+  const app = document.getElementById("app");
+  const parts = location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  try {
+    if (parts.length === 0) await projectsPage(app);
+    else if (parts.length === 2) { crumbs([["projects", "/"], [`${parts[0]}/${parts[1]}`, null]]); await runsPage(app, parts[0], parts[1], null); }
+    else if (parts.length === 4 && parts[2] === "runs") await runPage(app, parts[0], parts[1], parts[3]);
+    else if (parts.length === 4 && parts[2] === "groups") {
+      crumbs([["projects", "/"], [`${parts[0]}/${parts[1]}`, `/${enc(parts[0])}/${enc(parts[1])}`], [`group ${parts[3]}`, null]]);
+      await runsPage(app, parts[0], parts[1], { group: parts[3] });
+    } else if (parts.length === 3 && parts[2] === "compare") await comparePage(app, parts[0], parts[1]);
+    else app.replaceChildren(el("p", { class: "error" }, "No such page."));
+  } catch (e) {
+    app.replaceChildren(el("p", { class: "error", id: "page-error" }, e.message));
+  }
+  document.body.dataset.ready = "1";
+}
+document.addEventListener("DOMContentLoaded", route);
