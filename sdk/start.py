@@ -95,21 +95,8 @@ def init(
         raise TypeError(f"init() got an unexpected keyword argument {unknown[0]!r}")
     resolved = resolve_settings(settings)
     given = resolved.init_arguments()  # W&B setting names: fill what was not passed here
-    project, entity, name, id, group, job_type, tags, notes, dir, mode, resume = (
-        given.get(k) if v is None else v
-        for k, v in (
-            ("project", project),
-            ("entity", entity),
-            ("name", name),
-            ("id", id),
-            ("group", group),
-            ("job_type", job_type),
-            ("tags", tags),
-            ("notes", notes),
-            ("dir", dir),
-            ("mode", mode),
-            ("resume", resume),
-        )
+    project, entity, name, id, group, job_type, tags, notes, dir, mode, resume = _fill(
+        given, (project, entity, name, id, group, job_type, tags, notes, dir, mode, resume)
     )
     active = state.active_run()
     if active is not None and not active._finished:
@@ -139,7 +126,6 @@ def init(
         default_store()  # a store URI no backend serves fails here, before any folder is made
 
     start_time = time.time()
-    run_dir = _make_run_dir(root, mode, run_id, start_time)
     info = RunInfo(
         id=run_id,
         entity=entity,
@@ -151,7 +137,7 @@ def init(
         tags_given=tags is not None,
         notes=notes,
         config=config_dict,
-        dir=run_dir,
+        dir=_make_run_dir(root, mode, run_id, start_time),
         mode=mode,
         resume=resume,
         pid=os.getpid(),
@@ -159,22 +145,34 @@ def init(
         settings=RunSettings.from_wire(resolved.to_dict()),
         metadata=_metadata(start_time),
     )
-    if mode == "disabled":
-        run = Run(
-            info=info,
-            settings=resolved,
-            conn=None,
-            token=0,
-            starting_step=0,
-            resumed=False,
-            config=config_dict,
-        )
-        state.set_active_run(run)
-    else:
-        run = _start(info, resolved)
+    run = _disabled(info, resolved) if mode == "disabled" else _start(info, resolved)
     _after_start(run, root if auto else None, fork, allow_val_change, save_code, given)
     for arg in sorted(wandb_only) + (["resume_from"] if resume_from else []):
         run.debug(f"init(): W&B argument {arg!r} accepted, without a meaning in tracker")
+    return run
+
+
+_FILLED = ("project", "entity", "name", "id", "group", "job_type", "tags", "notes", "dir", "mode")
+
+
+def _fill(given: dict[str, Any], values: tuple) -> tuple:
+    """``init``'s arguments, those not passed taken from W&B setting names (``run_id``...)."""
+    names = (*_FILLED, "resume")
+    return tuple(given.get(k) if v is None else v for k, v in zip(names, values, strict=True))
+
+
+def _disabled(info: RunInfo, resolved: Settings) -> Run:
+    """A disabled run: no sidecar, every method works, nothing is written."""
+    run = Run(
+        info=info,
+        settings=resolved,
+        conn=None,
+        token=0,
+        starting_step=0,
+        resumed=False,
+        config=info.config,
+    )
+    state.set_active_run(run)
     return run
 
 

@@ -429,3 +429,16 @@ def test_file_attributes_and_delete(api, tracker_env):
     f.delete()
     assert stored.file("notes.json") is None
     assert "notes.json" not in {x.name for x in stored.files()}
+
+
+def test_none_and_mixed_types_survive_parts_and_compaction(api):
+    run = wandb.init(project="compat")
+    for i in range(25_000):  # three history parts of 10,000 rows, compacted at finish
+        run.log({"v": i if i < 12_000 else f"s{i}", "n": None if i % 2 else i})
+    run.finish()
+    assert "compacted" in open(os.path.join(run.sync_dir, "logs", "sidecar.log")).read()
+    rows = list(api.run(run.path).scan_history())
+    assert len(rows) == 25_000
+    assert rows[5]["v"] == 5 and rows[20_000]["v"] == "s20000"
+    assert rows[1]["n"] is None and rows[2]["n"] == 2
+    assert all(("n" in r) and ("v" in r) for r in rows)

@@ -15,6 +15,10 @@ class Api:
     Args:
         store: a store folder or ``file://`` URI (default ``TRACKER_STORE`` or
             ``~/.tracker/store``).
+        overrides: W&B's; ``entity`` and ``project`` become the defaults of run paths, the
+            other keys (``base_url``...) mean nothing to a local store.
+        timeout: W&B's request timeout; kept as ``api.timeout`` (reads are local).
+        api_key: W&B's; accepted, unused.
 
     Raises:
         Error: a store URI whose scheme is not served (the message names those that are).
