@@ -87,6 +87,10 @@ def normalize(name: str, value: Any) -> Any:
     module = type(value).__module__ or ""
     if module.startswith(("numpy", "torch", "tensorflow", "jax", "jaxlib")):
         return _array_like(name, value)
+    if module.startswith("matplotlib") and hasattr(value, "canvas"):
+        from tracker.media.image import Image  # W&B logs a bare figure as an image (§10)
+
+        return Image(value).to_log_value(name)
     raise ValueError(
         f"log() value for key {name!r} has unsupported type {type(value).__name__}; "
         "use numbers, strings, bools, None, lists of those, nested dicts or arrays"

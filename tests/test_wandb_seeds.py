@@ -27,27 +27,13 @@ pytestmark = pytest.mark.skipif(not os.path.isdir(SEEDS), reason=f"no seed pages
 ISSUE_10 = "waits for issue 10 (media types)"
 ISSUE_9 = "waits for issue 9 (artifacts and models)"
 WAITS = {
-    "seed000-L378": ISSUE_10,  # wandb.Histogram
-    "seed000-L390": ISSUE_10,  # wandb.Image from numpy
-    "seed000-L405": ISSUE_10,  # wandb.Image from PIL
-    "seed000-L421": ISSUE_10,  # wandb.Video
-    "seed000-L433": ISSUE_10,  # a matplotlib figure
     "seed000-L447": ISSUE_10,  # wandb.plots.precision_recall
     "seed000-L452": ISSUE_10,  # wandb.Object3D
-    "seed002-L482": ISSUE_10,
-    "seed002-L494": ISSUE_10,
-    "seed002-L509": ISSUE_10,
-    "seed002-L526": ISSUE_10,
-    "seed002-L538": ISSUE_10,
-    "seed002-L553": ISSUE_10,  # wandb.plot.pr_curve
     "seed002-L562": ISSUE_10,
     "seed003-L328": ISSUE_10,
-    "seed001-L263": ISSUE_9,  # wandb.Artifact, run.log_artifact, logged_artifacts()
     "seed001-L348": ISSUE_9,  # run.use_artifact, used_artifacts()
-    "seed002-L317": ISSUE_9,  # run.link_model
     "seed002-L328": ISSUE_9,  # link_model, wrong usage: must raise
     "seed002-L336": ISSUE_9,
-    "seed002-L678": ISSUE_9,  # run.log_model
     "seed002-L688": ISSUE_9,  # log_model, wrong usage: must raise
     "seed002-L942": ISSUE_9,  # run.use_model
     "seed002-L958": ISSUE_9,  # use_model, wrong usage: must raise
