@@ -92,6 +92,9 @@ class Registry:
         """
         store = self.stages.store
         live = self.by_ref.get(info.ref)
+        if live is not None and live.token == info.token and live.pid == info.pid:
+            # the same INIT again (resent while the first was being answered): same answer
+            return self._init_reply(live, info)
         if live is not None and live.state not in TERMINAL:
             raise ValueError(f"run {info.path} is already running in process {live.pid}")
         previous = None
@@ -121,6 +124,10 @@ class Registry:
             lambda: probe(metadata), lambda result: self._probed(info.token, result), "probe"
         )
         sess.log(f"{'resumed' if sess.resumed else 'started'} run {info.path} pid {sess.pid}")
+        return self._init_reply(sess, info)
+
+    @staticmethod
+    def _init_reply(sess: RunSession, info: RunInfo) -> InitReply:
         return InitReply(
             token=info.token,
             sidecar_pid=os.getpid(),

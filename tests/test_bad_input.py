@@ -45,3 +45,29 @@ def test_malformed_unknown_and_newer_messages_do_not_hurt_a_running_run(tracker_
     assert rejected.get("unknown_run") == 1
     run.finish()
     assert [r["i"] for r in api.run(run.path).scan_history()] == list(range(200))
+
+
+def test_an_init_sent_again_by_its_own_process_gets_the_first_answer(tracker_env, api):
+    """A resent INIT (the answer was slow) is the same run, not a second one "already running"."""
+    from tracker.proto.messages import decode_reply
+    from tracker.proto.payloads import InitReply
+
+    run = tracker.init(project="bad")
+    run.log({"x": 1})
+    run.status()  # the row is committed
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(sidecar_paths(tracker_env["store"]).endpoint)
+    try:
+        sock.send(encode(Kind.INIT, 77, run._info))
+        assert sock.poll(15000), "no answer to the resent INIT"
+        rid, ok, payload = decode_reply(sock.recv())
+    finally:
+        sock.close()
+    assert rid == 77 and ok, payload
+    reply = InitReply.from_wire(payload)
+    assert reply.token == run._info.token and reply.starting_step == 1
+    run.log({"x": 2})
+    run.finish()
+    assert [r["x"] for r in api.run(run.path).scan_history()] == [1, 2]
+    assert api.run(run.path).state == "finished"
