@@ -266,12 +266,12 @@ def test_config_and_summary_act_on_the_active_run_after_init():
 def test_a_store_uri_with_a_scheme_no_backend_serves_is_refused_everywhere(
     tracker_env, monkeypatch, tmp_path
 ):
-    """§13: never a local folder named after the URI (``./postgresql:/...``)."""
+    """§13: never a local folder named after the URI (``./mysql:/...``)."""
     import subprocess
     import sys
 
-    monkeypatch.setenv("TRACKER_STORE", "postgresql://me@db:5432/runs")
-    with pytest.raises(tracker.Error, match="TRACKER_STORE.*'postgresql'.*served: file"):
+    monkeypatch.setenv("TRACKER_STORE", "mysql://me@db:3306/runs")
+    with pytest.raises(tracker.Error, match="TRACKER_STORE.*'mysql'.*served: file"):
         tracker.init(project="x")
     out = subprocess.run(
         [sys.executable, "-m", "tracker.service.cli", "status"],
@@ -279,9 +279,9 @@ def test_a_store_uri_with_a_scheme_no_backend_serves_is_refused_everywhere(
         text=True,
         timeout=60,
     )
-    assert out.returncode == 1 and "postgresql" in out.stderr and "served" in out.stderr
+    assert out.returncode == 1 and "mysql" in out.stderr and "served" in out.stderr
     with pytest.raises(tracker.Error, match="served"):
         tracker.Api()
-    assert not any("postgresql" in p.name for p in tmp_path.rglob("*"))
-    assert not os.path.exists(os.path.join(tracker_env["root"], "postgresql:"))
+    assert not any("mysql" in p.name for p in tmp_path.rglob("*"))
+    assert not os.path.exists(os.path.join(tracker_env["root"], "mysql:"))
     assert not os.path.exists(os.path.join(tracker_env["root"], "tracker"))  # no run folder
