@@ -48,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         raise
     sidecar = Sidecar(
-        store_path, args.idle_timeout, paths.endpoint, paths.socket, file_watch=Env.file_watch()
+        store_path,
+        args.idle_timeout,
+        paths.endpoint,
+        paths.socket,
+        file_watch=Env.file_watch(),
+        s3_defaults=Env.s3_defaults(),
     )
 
     def _terminate(signum: int, frame: Any) -> None:
