@@ -252,10 +252,11 @@ def gc(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Remove artifact blobs that no version refers to (safe while runs write)."""
+    from tracker.settings import Env
     from tracker.store import open_store
     from tracker.store.artifacts import collect_garbage
 
-    opened = open_store(_store(store))
+    opened = open_store(_store(store), Env.s3_defaults())
     try:
         result = collect_garbage(opened, dry_run=dry_run)
     finally:

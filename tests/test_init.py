@@ -274,7 +274,7 @@ def test_config_and_summary_act_on_the_active_run_after_init():
 def test_a_store_uri_with_a_scheme_no_backend_serves_is_refused_everywhere(
     tracker_env, monkeypatch, tmp_path, uri, scheme, says
 ):
-    """§13: never a local folder named after the URI (``./postgresql:/...``)."""
+    """§13: never a local folder named after the URI (``./mysql:/...``)."""
     import re
     import subprocess
     import sys
