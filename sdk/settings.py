@@ -223,6 +223,23 @@ class Env:
     FILE_WATCH = "TRACKER_FILE_WATCH"
     # Not ours: the session's runtime folder, the default parent of RUNTIME_DIR.
     XDG_RUNTIME_DIR = "XDG_RUNTIME_DIR"
+    # Not ours: an S3 store's endpoint and region when its URI does not name them, read as
+    # boto3 reads them (pyarrow itself reads the credentials, AWS_ACCESS_KEY_ID...).
+    AWS_ENDPOINT_URLS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+    AWS_REGIONS = ("AWS_DEFAULT_REGION", "AWS_REGION")
+
+    @staticmethod
+    def s3_defaults() -> dict[str, str]:
+        """``S3FileSystem`` options from the AWS variables (for ``open_store``)."""
+        out = {}
+        for option, names in (
+            ("endpoint_override", Env.AWS_ENDPOINT_URLS),
+            ("region", Env.AWS_REGIONS),
+        ):
+            value = next((v for v in map(Env.get, names) if v), None)
+            if value:
+                out[option] = value
+        return out
 
     @staticmethod
     def get(name: str) -> str | None:

@@ -179,6 +179,7 @@ def sync(
 ) -> None:
     """Put offline runs into the store (idempotent: a run synced twice is not duplicated)."""
     from tracker.service.sync import find_run_dirs, sync_run_dir
+    from tracker.settings import Env
 
     run_dirs = find_run_dirs(paths)
     if not run_dirs:
@@ -186,7 +187,7 @@ def sync(
         raise typer.Exit(1)
     results = []
     for run_dir in run_dirs:
-        res = sync_run_dir(run_dir, _store(store), force=force)
+        res = sync_run_dir(run_dir, _store(store), force=force, s3_defaults=Env.s3_defaults())
         results.append(res)
         if not as_json:
             extra = (
@@ -251,10 +252,11 @@ def gc(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Remove artifact blobs that no version refers to (safe while runs write)."""
+    from tracker.settings import Env
     from tracker.store import open_store
     from tracker.store.artifacts import collect_garbage
 
-    opened = open_store(_store(store))
+    opened = open_store(_store(store), Env.s3_defaults())
     try:
         result = collect_garbage(opened, dry_run=dry_run)
     finally:

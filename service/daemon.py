@@ -49,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         log.info("another sidecar already serves %s", store_path)
         return 0
     sidecar = Sidecar(
-        store_path, args.idle_timeout, paths.endpoint, paths.socket, file_watch=Env.file_watch()
+        store_path,
+        args.idle_timeout,
+        paths.endpoint,
+        paths.socket,
+        file_watch=Env.file_watch(),
+        s3_defaults=Env.s3_defaults(),
     )
 
     def _terminate(signum: int, frame: Any) -> None:

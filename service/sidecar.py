@@ -59,6 +59,7 @@ class Sidecar:
         endpoint: str,
         socket_path: str,
         file_watch: str = "auto",
+        s3_defaults: dict[str, str] | None = None,
     ) -> None:
         self.idle_timeout = idle_timeout
         self.started = time.time()
@@ -68,7 +69,7 @@ class Sidecar:
         self._last_liveness = 0.0
         self.webhooks = WebhookSender()
         self.stages = Stages(
-            store=open_store(store_uri),
+            store=open_store(store_uri, s3_defaults),
             exporter=Exporter(),
             copier=Copier(),
             store_writer=StoreWriter(),

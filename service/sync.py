@@ -61,8 +61,13 @@ def find_run_dirs(paths: list[str]) -> list[str]:
     return list(dict.fromkeys(os.path.realpath(p) for p in found))
 
 
-def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResult:
-    """Replay one run directory's transaction log into the store at ``store_uri``."""
+def sync_run_dir(
+    run_dir: str, store_uri: str, force: bool = False, s3_defaults: dict | None = None
+) -> SyncResult:
+    """Replay one run directory's transaction log into the store at ``store_uri``.
+
+    ``s3_defaults``: S3 options the URI leaves out (see :func:`tracker.store.open_store`).
+    """
     result = SyncResult(run_dir=run_dir)
     logs = sorted(glob.glob(os.path.join(run_dir, "run-*.trk")))
     if not logs:
@@ -70,7 +75,7 @@ def sync_run_dir(run_dir: str, store_uri: str, force: bool = False) -> SyncResul
         return result
     txlog = logs[0]
     size = os.path.getsize(txlog)
-    store = open_store(store_uri)
+    store = open_store(store_uri, s3_defaults)
     marker_path = os.path.join(run_dir, MARKER)
     marker = _read_marker(marker_path)
     if not force and marker.get("size") == size and marker.get("store") == store.uri:

@@ -21,13 +21,15 @@ from tracker.store.base import BlobStore, Catalogue, Store
 from tracker.store.uri import parse_store_uri
 
 
-def open_store(uri: str) -> Store:
+def open_store(uri: str, s3_defaults: dict[str, str] | None = None) -> Store:
     """Open (creating if needed) the store at ``uri``.
 
     Args:
         uri: a folder path, ``file:///path`` URI, or
             ``postgresql://user@host:port/db?blobs=s3://bucket/prefix`` (see
             :mod:`tracker.store.uri`).
+        s3_defaults: ``S3FileSystem`` options the URI's own override: the AWS variables'
+            (``tracker.settings.Env.s3_defaults()``), passed by the processes' entry points.
 
     Returns:
         The store: catalogue methods, and its blobs as ``store.blobs``.
@@ -45,7 +47,7 @@ def open_store(uri: str) -> Store:
         from tracker.store.postgres import PostgresCatalogue
         from tracker.store.pyarrowfs import open_blob_store
 
-        blobs = open_blob_store(where.blobs, where.blob_options)
+        blobs = open_blob_store(where.blobs, where.blob_options, s3_defaults)
         return Store(where.display, PostgresCatalogue(where.conninfo), blobs)
     from tracker.store.localfs import LocalBlobStore
     from tracker.store.sqlite import SqliteCatalogue

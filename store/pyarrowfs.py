@@ -11,9 +11,9 @@ whole blob or none of it, on object stores too (an S3 upload closed after an err
 otherwise appear half written).
 
 For S3, the endpoint, region and credentials come from the store URI's options (named as
-``pyarrow.fs.S3FileSystem`` names them) or the usual variables: ``AWS_ENDPOINT_URL`` (or
-``AWS_ENDPOINT_URL_S3``), ``AWS_DEFAULT_REGION`` (or ``AWS_REGION``), ``AWS_ACCESS_KEY_ID``,
-``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``.
+``pyarrow.fs.S3FileSystem`` names them), else from the defaults the caller passes (the
+``AWS_ENDPOINT_URL``/``AWS_DEFAULT_REGION`` variables, read by ``tracker.settings``); pyarrow
+reads ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` itself.
 """
 
 from __future__ import annotations
@@ -29,9 +29,6 @@ from urllib.parse import urlsplit
 from tracker.store.base import BlobStore
 from tracker.store.keys import check_key
 
-# Not ours: read as pyarrow and boto3 read them; the URI's options win.
-AWS_ENDPOINT_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-AWS_REGION_VARS = ("AWS_DEFAULT_REGION", "AWS_REGION")
 # an S3 service that is down fails a call in seconds (the sidecar retries), not minutes
 S3_TIMEOUTS = {"connect_timeout": 3.0, "request_timeout": 10.0}
 
@@ -121,12 +118,16 @@ class ArrowBlobStore(BlobStore):
         return f"{self.uri}/{check_key(key)}"
 
 
-def open_blob_store(uri: str, options: dict[str, Any] | None = None) -> BlobStore:
+def open_blob_store(
+    uri: str, options: dict[str, Any] | None = None, defaults: dict[str, Any] | None = None
+) -> BlobStore:
     """The blob store at ``uri`` (``s3://bucket/prefix``, ``gs://...``, ``file:///path``...).
 
     Args:
         uri: the blob store's URI.
-        options: ``S3FileSystem`` keyword arguments (for ``s3://``), over the variables'.
+        options: ``S3FileSystem`` keyword arguments (for ``s3://``), from the URI.
+        defaults: ``S3FileSystem`` keyword arguments the URI's options override (the AWS
+            variables', read by ``tracker.settings.Env.s3_defaults``).
 
     Returns:
         The blob store; nothing is contacted until its first operation.
@@ -139,7 +140,9 @@ def open_blob_store(uri: str, options: dict[str, Any] | None = None) -> BlobStor
         return LocalBlobStore(os.path.abspath(parts.path))
     if scheme == "s3":
         root = (parts.netloc + parts.path).rstrip("/")
-        return ArrowBlobStore(uri, root, lambda: s3_filesystem(options or {}), folders=False)
+        return ArrowBlobStore(
+            uri, root, lambda: s3_filesystem({**(defaults or {}), **(options or {})}), folders=False
+        )
 
     def make() -> Any:
         import pyarrow.fs as pafs
@@ -152,25 +155,15 @@ def open_blob_store(uri: str, options: dict[str, Any] | None = None) -> BlobStor
 
 
 def s3_filesystem(options: dict[str, Any]) -> Any:
-    """A ``pyarrow.fs.S3FileSystem`` from the URI's options, then the usual variables."""
+    """A ``pyarrow.fs.S3FileSystem`` from ``options`` (an endpoint URL split for pyarrow)."""
     import pyarrow.fs as pafs
 
     kwargs = {**S3_TIMEOUTS, **options}
-    endpoint = kwargs.get("endpoint_override") or _first_env(AWS_ENDPOINT_VARS)
+    endpoint = kwargs.get("endpoint_override")
     if endpoint:
         # pyarrow wants host[:port] and the scheme apart; AWS_ENDPOINT_URL carries both
         split = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
         if split.scheme:
             kwargs.setdefault("scheme", split.scheme)
         kwargs["endpoint_override"] = split.netloc + split.path.rstrip("/")
-    region = kwargs.get("region") or _first_env(AWS_REGION_VARS)
-    if region:
-        kwargs["region"] = region
     return pafs.S3FileSystem(**kwargs)
-
-
-def _first_env(names: tuple[str, ...]) -> str | None:
-    for name in names:
-        if os.environ.get(name):
-            return os.environ[name]
-    return None

@@ -132,6 +132,41 @@ def test_a_file_rewritten_in_place_before_it_was_read_fails_the_version(tracker_
     assert not api.artifact_exists("snap/m")  # never committed with mixed content
 
 
+def test_a_sidecar_killed_before_building_the_version_is_replaced_and_builds_it(tracker_env, api):
+    from tracker.client.runtime import sidecar_paths
+
+    root = tracker_env["root"]
+    path = write(f"{root}/ck.bin", os.urandom(100_000))
+    run = tracker.init(project="sk")
+    pid = json.load(open(sidecar_paths(tracker_env["store"]).info))["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    art = run.log_artifact(path, name="ck", type="model")
+    os.kill(pid, signal.SIGKILL)  # it never read the record; the SDK sends it to the next one
+    art.wait(timeout=60)
+    assert art.version == "v0"
+    run.log({"after": 1})
+    run.finish()
+    assert api.artifact("sk/ck").get_entry("ck.bin").size == 100_000
+
+
+def test_a_sidecar_killed_while_building_is_replaced_and_the_log_rebuilds_it(tracker_env, api):
+    from tracker.client.runtime import sidecar_paths
+
+    root = tracker_env["root"]
+    path = write(f"{root}/big.bin", os.urandom(1 << 20) * 64)
+    run = tracker.init(project="sk2")
+    pid = json.load(open(sidecar_paths(tracker_env["store"]).info))["pid"]
+    art = run.log_artifact(path, name="big", type="model")
+    wait_until(lambda: run.status().artifacts_pending.get("versions"), interval=0.005)
+    os.kill(pid, signal.SIGKILL)  # acknowledged and being built: the next sidecar replays it
+    art.wait(timeout=60)
+    assert art.version == "v0"
+    run.finish()
+    stored = api.artifact("sk2/big")
+    assert stored.get_entry("big.bin").size == 64 << 20
+    stored.download(f"{root}/dl")  # every byte, hash-checked
+
+
 def test_lineage_both_ways_and_use_model(tracker_env, api):
     root = tracker_env["root"]
     write(f"{root}/weights.bin", b"w" * 64)

@@ -11,6 +11,7 @@ import pytest
 from shared_services import aws_env, postgres, s3, shared_uri  # noqa: F401 - fixtures
 from tracker.api.artifact_files import download
 from tracker.errors import Error
+from tracker.settings import Env
 from tracker.store import open_store
 from tracker.store.artifact_build import Progress, build
 from tracker.store.artifacts import (
@@ -32,7 +33,7 @@ def store(request, tmp_path):
         uri = str(tmp_path / "store")
     else:
         uri = request.getfixturevalue("shared_uri")
-    s = open_store(uri)
+    s = open_store(uri, Env.s3_defaults())
     yield s
     s.close()
 

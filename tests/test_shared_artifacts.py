@@ -12,8 +12,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 import tracker
 from shared_services import aws_env, postgres, s3, shared, shared_uri  # noqa: F401 - fixtures
+from test_shared_store_hosts import hosts  # noqa: F401 - a fixture: two simulated hosts
 from tracker.store import parse_store_uri
 from tracker.store.artifacts import BLOB_PREFIX
 
@@ -51,31 +53,56 @@ def catalogue_count(uri: str, table: str) -> int:
         return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def test_artifact_logged_used_read_and_collected_on_postgres_and_s3(shared, s3, tmp_path):
+# three runs, two CLI processes and two services: longer than the suite's 120 s on a loaded box
+@pytest.mark.timeout(360)
+def test_artifact_logged_used_read_and_collected_on_postgres_and_s3(
+    shared, s3, tmp_path, run_script
+):
     data = tmp_path / "data"
     write(data / "a.txt", b"alpha")
     write(data / "sub" / "b.bin", os.urandom(20_000))
-    producer = tracker.init(project="arts")
-    art = tracker.Artifact("ds", type="dataset", metadata={"n": 2}, description="two files")
-    art.add_dir(str(data))
-    producer.log_artifact(art, aliases=["best"]).wait()
-    assert art.version == "v0" and set(art.aliases) == {"latest", "best"}
-    producer.finish()
-
-    consumer = tracker.init(project="arts")
-    used = consumer.use_artifact("ds:best", type="dataset")
-    assert used.version == "v0" and used.digest == art.digest
-    got = used.download(str(tmp_path / "in-run"))
-    assert open(f"{got}/a.txt", "rb").read() == b"alpha"
-    consumer.finish()
+    producer = json.loads(
+        run_script(
+            f"""
+            import json, tracker
+            run = tracker.init(project="arts")
+            art = tracker.Artifact("ds", type="dataset", metadata={{"n": 2}}, description="two")
+            art.add_dir({str(data)!r})
+            run.log_artifact(art, aliases=["best"]).wait()
+            run.finish()
+            print(json.dumps({{"id": run.id, "version": art.version, "digest": art.digest,
+                              "aliases": sorted(art.aliases)}}))
+            """,
+            check=True,
+            timeout=180,
+        ).stdout.splitlines()[-1]
+    )
+    assert producer["version"] == "v0" and producer["aliases"] == ["best", "latest"]
+    consumer = json.loads(
+        run_script(
+            f"""
+            import json, tracker
+            run = tracker.init(project="arts")
+            used = run.use_artifact("ds:best", type="dataset")
+            got = used.download({str(tmp_path / "in-run")!r})
+            run.finish()
+            print(json.dumps({{"id": run.id, "version": used.version, "digest": used.digest,
+                              "a": open(got + "/a.txt").read()}}))
+            """,
+            check=True,
+            timeout=180,
+        ).stdout.splitlines()[-1]
+    )
+    assert consumer["version"] == "v0" and consumer["digest"] == producer["digest"]
+    assert consumer["a"] == "alpha"
 
     # the read API on the same URI: the version, its lineage, its bytes
     api = tracker.Api(store=shared)
     stored = api.artifact("arts/ds:best")
-    assert stored.version == "v0" and stored.digest == art.digest
-    assert stored.metadata == {"n": 2} and stored.description == "two files"
-    assert stored.logged_by().id == producer.id
-    assert [r.id for r in stored.used_by()] == [consumer.id]
+    assert stored.version == "v0" and stored.digest == producer["digest"]
+    assert stored.metadata == {"n": 2} and stored.description == "two"
+    assert stored.logged_by().id == producer["id"]
+    assert [r.id for r in stored.used_by()] == [consumer["id"]]
     out = stored.download(str(tmp_path / "dl"))
     for rel in ("a.txt", "sub/b.bin"):
         assert open(f"{out}/{rel}", "rb").read() == (data / rel).read_bytes()
@@ -99,3 +126,56 @@ def test_artifact_logged_used_read_and_collected_on_postgres_and_s3(shared, s3, 
     assert len(bucket_keys(s3, shared, BLOB_PREFIX)) == 2
     again = tracker.Api(store=shared).artifact("arts/ds:v0")
     again.verify(again.download(str(tmp_path / "after-gc")))
+
+
+HOST_RANK = """
+    import json, os, tracker
+    me = os.environ["TRACKER_HOST"] + "-rank" + os.environ["RANK"]
+    path = os.path.join(os.environ["TRACKER_DIR"], me + ".bin")
+    open(path, "wb").write(me.encode() * 1000)
+    run = tracker.init(project="arts", group="g")
+    mine = run.log_artifact(path, name="ckpt", type="model")
+    shard = tracker.Artifact("shards", type="dataset")
+    shard.add_file(path, name=me + "/shard.bin")
+    run.upsert_artifact(shard, distributed_id="d1").wait()
+    mine.wait()
+    run.finish()
+    print(json.dumps({"id": mine.id, "version": mine.version}))
+"""
+
+FINISH = """
+    import tracker
+    run = tracker.init(project="arts", group="g")
+    run.finish_artifact(tracker.Artifact("shards", type="dataset"), distributed_id="d1").wait()
+    run.finish()
+"""
+
+
+@pytest.mark.timeout(360)
+def test_sidecars_of_two_hosts_commit_versions_of_one_collection_at_once(
+    hosts, start_script, shared_uri
+):
+    """Four processes on two simulated hosts (two sidecars) commit into one collection and
+    one distributed version at once: the catalogue numbers every version once."""
+    procs = [
+        start_script(HOST_RANK, env={**env, "RANK": str(rank)}) for env in hosts for rank in (0, 1)
+    ]
+    outs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    assert sorted(o["version"] for o in outs) == ["v0", "v1", "v2", "v3"]
+    assert len({o["id"] for o in outs}) == 4
+    finish = start_script(FINISH, env=hosts[0])
+    _, err = finish.communicate(timeout=180)
+    assert finish.returncode == 0, err
+
+    api = tracker.Api(store=shared_uri)
+    assert [v.version for v in api.artifacts("model", "arts/ckpt")] == ["v3", "v2", "v1", "v0"]
+    shards = api.artifact("arts/shards:latest")
+    names = [f"{h}-rank{r}" for h in ("host-a", "host-b") for r in (0, 1)]
+    assert sorted(e.path for e in shards.files()) == [f"{n}/shard.bin" for n in names]
+    out = shards.download(os.path.join(hosts[1]["TRACKER_DIR"], "dl"))
+    for n in names:
+        assert open(f"{out}/{n}/shard.bin", "rb").read() == n.encode() * 1000

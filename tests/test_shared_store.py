@@ -13,7 +13,13 @@ import tracker
 from conftest import wait_until
 from shared_services import aws_env, postgres, s3, shared, shared_uri  # noqa: F401 - fixtures
 from test_cli_and_sync import cli
+from tracker.settings import Env
 from tracker.store import open_store, parse_store_uri
+
+
+def open_shared(uri):
+    """The store as tracker's entry points open it: the AWS variables as S3 defaults."""
+    return open_store(uri, Env.s3_defaults())
 
 
 # -- URIs (no service) ---------------------------------------------------------------------
@@ -65,18 +71,18 @@ def test_catalogue_is_versioned_and_a_newer_one_is_refused(shared_uri):
     import psycopg
     from tracker.store.sqlcat import SCHEMA_VERSION
 
-    open_store(shared_uri).close()
-    open_store(shared_uri).close()  # a second opener finds it migrated
+    open_shared(shared_uri).close()
+    open_shared(shared_uri).close()  # a second opener finds it migrated
     conninfo = parse_store_uri(shared_uri).conninfo
     with psycopg.connect(conninfo, autocommit=True) as db:
         assert db.execute("SELECT version FROM tracker_schema").fetchall() == [(SCHEMA_VERSION,)]
         db.execute("UPDATE tracker_schema SET version = version + 1")
     with pytest.raises(tracker.Error, match="newer than this tracker"):
-        open_store(shared_uri)
+        open_shared(shared_uri)
 
 
 def test_a_retried_row_never_goes_back_in_time(shared_uri):
-    store = open_store(shared_uri)
+    store = open_shared(shared_uri)
     ref = {"entity": "e", "project": "p", "run_id": "r", "run_dir": "/runs/a"}
     store.put_run({**ref, "state": "running", "rows_committed": 10, "write_seq": 7})
     store.put_run({**ref, "state": "running", "rows_committed": 4, "write_seq": 3})  # late
@@ -90,7 +96,7 @@ def test_a_retried_row_never_goes_back_in_time(shared_uri):
 
 
 def test_blobs_on_s3_appear_whole_and_list_without_temporaries(shared_uri):
-    store = open_store(shared_uri)
+    store = open_shared(shared_uri)
     key = "runs/e/p/r/history/part-00000.parquet"
     with pytest.raises(RuntimeError):
         with store.blobs.writer(key) as out:
@@ -160,13 +166,13 @@ def test_aws_variables_alone_reach_the_s3_service_and_uri_options_win(shared_uri
 
     # no option in the URI: endpoint, region and keys come from AWS_* only
     assert "endpoint_override" not in shared_uri
-    store = open_store(shared_uri)
+    store = open_shared(shared_uri)
     store.blobs.put("runs/e/p/r/files/x", b"x")
     assert store.blobs.list("runs/") == ["runs/e/p/r/files/x"]
     # an option named as S3FileSystem names it wins over the variable: here a dead port
     dead = f"{shared_uri}&endpoint_override=http://127.0.0.1:{free_port()}&request_timeout=1"
     with pytest.raises(OSError):
-        open_store(dead).blobs.list("runs/")
+        open_shared(dead).blobs.list("runs/")
 
 
 # -- sync ----------------------------------------------------------------------------------
@@ -206,7 +212,7 @@ def test_sync_pushes_offline_and_local_store_runs_into_the_shared_store(
 def test_store_writer_queues_in_order_while_postgres_is_down_then_catches_up(shared_uri, postgres):
     from tracker.service.storewriter import StoreWriter
 
-    store, writer, landed = open_store(shared_uri), StoreWriter(), []
+    store, writer, landed = open_shared(shared_uri), StoreWriter(), []
     ref = {"entity": "e", "project": "p", "run_id": "r", "run_dir": "/d"}
 
     def row(n):

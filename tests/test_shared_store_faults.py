@@ -11,6 +11,7 @@ The issue's outage is 30 s; here it lasts :data:`OUTAGE` seconds, with the same 
 import json
 import time
 
+import pytest
 import tracker
 from conftest import wait_until
 from shared_services import aws_env, postgres, s3, shared, shared_uri  # noqa: F401 - fixtures
@@ -25,6 +26,8 @@ def backlog(uri: str) -> dict:
     result = runner.invoke(app, ["status", "--store", uri, "--json"])
     assert result.exit_code == 0, result.output
     (sidecar,) = json.loads(result.output)["sidecars"]
+    if "did not answer in time" in sidecar.get("error", ""):
+        return {}  # a loaded machine: ask again (callers poll until an answer says so)
     return sidecar["backlog"]
 
 
@@ -59,6 +62,7 @@ TRAINING = """
 """
 
 
+@pytest.mark.timeout(600)  # real services and outages; slow on a loaded machine
 def test_s3_down_and_postgres_restarted_mid_run_lose_and_duplicate_nothing(
     shared, start_script, tmp_path, s3, postgres
 ):
@@ -70,20 +74,20 @@ def test_s3_down_and_postgres_restarted_mid_run_lose_and_duplicate_nothing(
 
     # the S3 endpoint goes down: history parts wait, the backlog shows them
     s3.front.stop()
-    down = wait_until(lambda: (b := backlog(shared))["export_errors"] and b, timeout=30)
+    down = wait_until(lambda: (b := backlog(shared)).get("export_errors") and b, timeout=60)
     assert down["history_rows"] > 0
     time.sleep(OUTAGE)
-    assert "store unreachable" in human_status(shared)
+    wait_until(lambda: "store unreachable" in human_status(shared), timeout=60)
     s3.front.start()
-    wait_until(lambda: not backlog(shared)["export_errors"], timeout=30)
+    wait_until(lambda: (b := backlog(shared)) and not b["export_errors"], timeout=60)
 
     # PostgreSQL restarts: catalogue writes wait in order, the backlog shows them
     postgres.stop()
-    down = wait_until(lambda: (b := backlog(shared))["failing_since"] and b, timeout=30)
-    wait_until(lambda: backlog(shared)["catalogue_writes"] > 0, timeout=30)
+    wait_until(lambda: backlog(shared).get("failing_since"), timeout=60)
+    wait_until(lambda: backlog(shared).get("catalogue_writes", 0) > 0, timeout=60)
     time.sleep(OUTAGE / 2)
     postgres.start()
-    wait_until(lambda: backlog(shared)["failing_since"] is None, timeout=30)
+    wait_until(lambda: (b := backlog(shared)) and b["failing_since"] is None, timeout=60)
 
     stop.touch()
     out, err = proc.communicate(timeout=120)

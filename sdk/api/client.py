@@ -46,7 +46,7 @@ class Api:
         # TRACKER_STORE as given, not as a folder: a URI of another backend must be refused
         where = parse_store_uri(store or Env.get(Env.STORE) or default_store())
         self.store_root = where.location  # the sidecar serving the store is found by this
-        self._store = open_store(where.uri)
+        self._store = open_store(where.uri, Env.s3_defaults())
 
     @property
     def store(self) -> Any:
