@@ -190,7 +190,7 @@ def test_sync_pushes_offline_and_local_store_runs_into_the_shared_store(
         for i in range(80):
             local.log({"a": i})
         local.finish()
-        print(off.dir, local.dir)
+        print(off.sync_dir, local.sync_dir)
         """,
         check=True,
     )

@@ -21,6 +21,7 @@ from tracker.api.history import (
 from tracker.errors import Error, IncompleteRunHistoryError
 from tracker.naming import generate_id
 from tracker.store.keys import file_key, stream_prefix
+from tracker.store.tables import NULLS
 
 TERMINAL = ("finished", "failed", "crashed", "preempted")
 STATES = ("running", "finished", "failed", "crashed", "preempting", "preempted", "pending")
@@ -217,6 +218,11 @@ class Run:
             for k in present:
                 valid = pc.is_valid(table.column(k))
                 mask = valid if mask is None else pc.or_(mask, valid)
+            if NULLS in table.column_names:  # a key logged as None is a null that counts
+                logged_none = pa.array(
+                    [any(k in n for k in keys) if n else False for n in table[NULLS].to_pylist()]
+                )
+                mask = logged_none if mask is None else pc.or_(mask, logged_none)
             table = table.filter(mask) if mask is not None else table.slice(0, 0)
         tail = []
         if name == "history":
