@@ -13,10 +13,10 @@ import os
 import re
 from dataclasses import dataclass
 
+# A copy of the W&B reference pages of ``shared/seeds/`` (kept with the tests, so that a clean
+# clone runs every block wherever it is checked out).
 SEEDS = os.environ.get("TRACKER_SEEDS_DIR") or os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "shared",
-    "seeds",
+    os.path.dirname(os.path.abspath(__file__)), "seeds"
 )
 # Seed 001 (a plain-text page) has no fences: its four examples, by 1-based line range.
 _UNFENCED = {"001": [(160, 172), (263, 280), (301, 303), (348, 357)]}
