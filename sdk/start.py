@@ -247,15 +247,11 @@ def _start(info: RunInfo, resolved: Settings) -> Run:
 
 
 def _where(run: Run) -> str:
-    """The run's page when a UI serves its store (§11), else the command that starts one."""
+    """The run's page when a UI serves its store (§11), else its folder and the command that
+    starts one."""
     if run.url is None:
         return run.sync_dir
-    from tracker.client.runtime import serving_ui
-
-    base = serving_ui(default_store())
-    if base is None:
-        return f"{run.sync_dir} (see it in a browser: tracker-service ui --store {default_store()})"
-    return f"{base}/{run.entity}/{run.project}/runs/{run.id}"
+    return run._page() or f"{run.sync_dir} (see it in a browser: {run._ui_command()})"
 
 
 def _mode(mode: str | None, resume: str | None) -> str:

@@ -28,7 +28,7 @@ from tracker.metric import Metric, check_definition
 from tracker.proto.messages import Kind, encode, encode_log
 from tracker.proto.payloads import FinishReply, RunChanges, RunInfo, RunStatusReply
 from tracker.saving import link, plan_save
-from tracker.settings import Settings
+from tracker.settings import Settings, default_store
 from tracker.values import flatten
 
 _CONTROL_TIMEOUT = 30.0
@@ -318,6 +318,17 @@ class Run(ArtifactMethods):
     def project_name(self) -> str:
         """Return the project name."""
         return self.project
+
+    def _page(self) -> str | None:
+        """The run's page in a UI that serves its store now (§11); None when none does."""
+        from tracker.client.runtime import serving_ui
+
+        base = serving_ui(default_store()) if self.url else None
+        return f"{base}/{self.entity}/{self.project}/runs/{self.id}" if base else None
+
+    @staticmethod
+    def _ui_command() -> str:
+        return f"tracker-service ui --store {default_store()}"
 
     def _ui_base(self) -> str:
         return f"http://127.0.0.1:{self._settings.ui_port}"
@@ -801,7 +812,8 @@ class Run(ArtifactMethods):
         if self.offline:
             lines.append(f"tracker: sync it with: tracker-service sync {self.sync_dir}")
         elif self.url:
-            lines.append(f"tracker: {self.url}")
+            page = self._page()
+            lines.append(f"tracker: {page or 'see it in a browser: ' + self._ui_command()}")
         self._print("\n".join(lines))
 
     def _print(self, text: str) -> None:

@@ -297,7 +297,9 @@ def test_ui_command_serves_loopback_and_init_prints_its_url(tracker_env, capsys,
     monkeypatch.setenv("TRACKER_IDLE_TIMEOUT", "120")
     first = tracker.init(project="cmd")
     first.finish()
-    assert f"tracker-service ui --store {tracker_env['store']}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"tracker-service ui --store {tracker_env['store']}" in err
+    assert "http://" not in err  # no page is promised while no UI serves the store
     proc, url, _ = _start_ui(tracker_env["store"])
     try:
         assert url.startswith("http://127.0.0.1:")
