@@ -214,7 +214,8 @@ def test_a_sidecar_removes_its_runtime_folder_when_it_exits(tracker_env, monkeyp
     run.finish()
     wait_until(lambda: not sidecar_alive(paths), timeout=10)
     wait_until(lambda: not os.path.exists(paths.folder), timeout=10)
-    assert os.listdir(tracker_env["runtime"]) == []
+    # the folder is renamed to a tombstone first, then removed: wait for that to end too
+    wait_until(lambda: os.listdir(tracker_env["runtime"]) == [], timeout=10)
 
 
 def test_a_stopped_sidecar_leaves_no_runtime_folder(tracker_env):
