@@ -118,6 +118,7 @@ def test_pages_a_person_sees(served, page, run_script):
         and "second" in page.inner_text("#runs")
     )
     page.shot("runs")
+    assert "nullnull" not in page.inner_text("body")  # absent pager buttons are not text
     page.fill("#filter", '{"config.lr": {"$lt": 0.05}}')
     page.click("#apply")
     page.wait_for_function("() => document.querySelectorAll('#runs tr[data-run]').length === 1")
@@ -184,6 +185,8 @@ def test_a_running_runs_chart_and_output_grow_without_reload(served, page, start
     )
     page.wait_for_function("() => document.getElementById('output').textContent.includes('step ')")
     page.shot("live")
+    # a run without notes shows none (no "null" line under its name)
+    assert "null" not in [line.strip() for line in page.inner_text("body").splitlines()]
     proc.kill()
 
 

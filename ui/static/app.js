@@ -99,9 +99,10 @@ async function runsPage(app, entity, project, fixedFilter) {
     } catch (e) { msg.textContent = e.message; return; }
     renderCols(page);
     renderTable(page);
-    pager.replaceChildren(el("span", { class: "muted" }, `${page.total} runs`),
+    // replaceChildren writes a null argument as the text "null": drop the absent buttons
+    pager.replaceChildren(...[el("span", { class: "muted" }, `${page.total} runs`),
       st.offset > 0 ? el("button", { onclick: () => { st.offset -= 50; load(); } }, "Previous") : null,
-      st.offset + 50 < page.total ? el("button", { onclick: () => { st.offset += 50; load(); } }, "Next") : null);
+      st.offset + 50 < page.total ? el("button", { onclick: () => { st.offset += 50; load(); } }, "Next") : null].filter(Boolean));
   }
   function renderCols(page) {
     const boxes = [...page.config_keys.map((k) => `config.${k}`), ...page.summary_keys.map((k) => `summary.${k}`)].map((c) =>
@@ -266,8 +267,8 @@ async function runPage(app, entity, project, runId) {
   const sysPanel = chartPanel(systemBox, [run], sysKeys, "system", view);
   let outOffset = 0;
   function renderHead() {
-    head.replaceChildren(el("h1", {}, run.name || run.run_id, " ", el("span", { class: `state ${run.state}`, id: "run-state" }, run.state)),
-      run.notes ? el("p", { id: "notes" }, run.notes) : null);
+    head.replaceChildren(...[el("h1", {}, run.name || run.run_id, " ", el("span", { class: `state ${run.state}`, id: "run-state" }, run.state)),
+      run.notes ? el("p", { id: "notes" }, run.notes) : null].filter(Boolean));
     overview.replaceChildren(
       el("h2", {}, "Overview"), kvTable({ id: run.run_id, state: run.state, group: run.group_name, job_type: run.job_type,
         tags: (run.tags || []).join(", "), created: when(run.created_at), runtime: duration(run.runtime), host: run.host, user: run.user,
