@@ -49,7 +49,7 @@ def fill_big_run(store, rows: int, keys: int) -> list[str]:
     # ~4 MiB row groups as the exporter and the compaction write them
     with store.blobs.writer(part_key(prefix, 0)) as out:
         pq.write_table(pa.table(cols), out, row_group_size=20_000)
-    store.put_run(
+    store.catalogue.put_run(
         {"entity": "me", "project": "big", "run_id": "r1m", "state": "finished",
          "history_keys": list(cols), "last_step": rows - 1, "created_at": time.time()}
     )  # fmt: skip
@@ -58,7 +58,7 @@ def fill_big_run(store, rows: int, keys: int) -> list[str]:
 
 def fill_many_runs(store, n: int) -> None:
     now = time.time()
-    store.write_runs(
+    store.catalogue.write_runs(
         [
             {"entity": "me", "project": "many", "run_id": f"r{i:05d}", "name": f"run-{i}",
              "state": "finished" if i % 3 else "failed", "created_at": now - i,

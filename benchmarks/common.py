@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
 
 
 def private_env() -> str:
-    """Point tracker at a fresh store, run root and runtime dir; return the temp folder."""
+    """Point tracker at a fresh store, run root and runtime dir; return the temp folder.
+
+    The folder is removed when the benchmark exits (runs of 1M rows leave gigabytes), unless
+    ``TRACKER_BENCH_KEEP`` is set.
+    """
     base = tempfile.mkdtemp(prefix="trkbench-", dir="/tmp")
+    if not os.environ.get("TRACKER_BENCH_KEEP"):
+        atexit.register(shutil.rmtree, base, ignore_errors=True)
     os.environ["TRACKER_STORE"] = os.path.join(base, "store")
     os.environ["TRACKER_DIR"] = os.path.join(base, "work")
     os.environ["TRACKER_RUNTIME_DIR"] = os.path.join(base, "rt")

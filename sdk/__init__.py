@@ -14,8 +14,10 @@ on first use of ``tracker.Api``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from tracker import state as _state
 from tracker.alert_level import AlertLevel
@@ -26,6 +28,7 @@ from tracker.training_run import Run, RunStatus
 from tracker.wandb_module import login, require, setup, termerror, termlog, termwarn
 
 __version__ = "0.1.0"
+_T = TypeVar("_T")
 _MEDIA_NAMES = ["Histogram", "Html", "Image", "Object3D", "Table", "Video", "plot", "plot_table"]
 
 __all__ = [
@@ -68,16 +71,37 @@ def _active() -> Run:
     return run
 
 
-def log(
-    data: Any, step: int | None = None, commit: bool | None = None, sync: bool | None = None
-) -> None:
-    """``run.log`` on the active run. Raises :class:`Error` if there is none."""
-    _active().log(data, step=step, commit=commit, sync=sync)
+def _on_active_run(method: Callable[..., _T]) -> Callable[..., _T]:
+    """The module-level form of a :class:`Run` method (``tracker.log`` is ``run.log``).
+
+    It acts on the active run at call time and raises :class:`Error` when there is none; its
+    name, docstring and signature (less ``self``) are the method's.
+    """
+
+    name = method.__name__
+
+    @functools.wraps(method)
+    def on_active_run(*args: Any, **kwargs: Any) -> _T:
+        return getattr(_active(), name)(*args, **kwargs)
+
+    del on_active_run.__wrapped__  # the signature below, not the method's with ``self``
+    signature = inspect.signature(method)
+    on_active_run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=list(signature.parameters.values())[1:]
+    )
+    return on_active_run
 
 
-def define_metric(name: str, *args: Any, **kwargs: Any) -> Any:
-    """``run.define_metric`` on the active run. Raises :class:`Error` if there is none."""
-    return _active().define_metric(name, *args, **kwargs)
+log = _on_active_run(Run.log)
+define_metric = _on_active_run(Run.define_metric)
+alert = _on_active_run(Run.alert)
+save = _on_active_run(Run.save)
+log_artifact = _on_active_run(Run.log_artifact)
+use_artifact = _on_active_run(Run.use_artifact)
+log_code = _on_active_run(Run.log_code)
+mark_preempting = _on_active_run(Run.mark_preempting)
+watch = _on_active_run(Run.watch)
+unwatch = _on_active_run(Run.unwatch)
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
@@ -85,16 +109,6 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     run = _state.active_run()
     if run is not None:
         run.finish(exit_code=exit_code, quiet=quiet)
-
-
-def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
-    """``run.alert`` on the active run. Raises :class:`Error` if there is none."""
-    _active().alert(title, text, level=level, wait_duration=wait_duration)
-
-
-def save(glob_str: Any = None, base_path: Any = None, policy: str = "live") -> list[str]:
-    """``run.save`` on the active run. Raises :class:`Error` if there is none."""
-    return _active().save(glob_str, base_path=base_path, policy=policy)
 
 
 def restore(
@@ -109,31 +123,6 @@ def restore(
     from tracker.api.files import restore_file
 
     return restore_file(name, run_path, replace, root or ".")
-
-
-def log_artifact(artifact_or_path: Any, name: str | None = None, type: str | None = None,  # noqa: A002
-                 aliases: list[str] | None = None, tags: list[str] | None = None) -> Any:  # fmt: skip
-    """``run.log_artifact`` on the active run. Raises :class:`Error` if there is none."""
-    return _active().log_artifact(
-        artifact_or_path, name=name, type=type, aliases=aliases, tags=tags
-    )
-
-
-def use_artifact(artifact_or_name: Any, type: str | None = None,  # noqa: A002
-                 aliases: list[str] | None = None) -> Any:  # fmt: skip
-    """``run.use_artifact`` on the active run. Raises :class:`Error` if there is none."""
-    return _active().use_artifact(artifact_or_name, type=type, aliases=aliases)
-
-
-def log_code(root: str | None = ".", name: str | None = None, include_fn: Any = None,
-             exclude_fn: Any = None) -> Any:  # fmt: skip
-    """``run.log_code`` on the active run. Raises :class:`Error` if there is none."""
-    return _active().log_code(root, name=name, include_fn=include_fn, exclude_fn=exclude_fn)
-
-
-def mark_preempting() -> None:
-    """``run.mark_preempting`` on the active run."""
-    _active().mark_preempting()
 
 
 class _RunPart:
@@ -223,23 +212,6 @@ def __getattr__(name: str) -> Any:
 
 
 _MEDIA = frozenset(_MEDIA_NAMES)
-
-
-def watch(
-    models: Any,
-    criterion: Any = None,
-    log: str | None = "gradients",
-    log_freq: int = 1000,
-    idx: int | None = None,
-    log_graph: bool = False,
-) -> None:
-    """``run.watch`` on the active run (§10). Raises :class:`Error` if there is none."""
-    _active().watch(models, criterion, log, log_freq, idx, log_graph)
-
-
-def unwatch(models: Any = None) -> None:
-    """``run.unwatch`` on the active run (§10). Raises :class:`Error` if there is none."""
-    _active().unwatch(models)
 
 
 def __dir__() -> list[str]:

@@ -47,10 +47,6 @@ def build_table(rows: list[dict[str, Any]]):
     logged_none: dict[int, list[str]] = {}
     for key in keys:
         values = [row.get(key) for row in rows]
-        if None in values:
-            for i, row in enumerate(rows):
-                if key in row and row[key] is None:
-                    logged_none.setdefault(i, []).append(key)
         if key == "_step":
             columns[key] = pa.array(values, type=pa.int64())
         elif key in ("_timestamp", "_runtime"):
@@ -62,6 +58,10 @@ def build_table(rows: list[dict[str, Any]]):
             columns[key], is_json = _column(values)
             if is_json:
                 encoded.append(key)
+        if columns[key].null_count:  # a key the row lacks, or one logged as None: which?
+            for i, row in enumerate(rows):
+                if key in row and row[key] is None:
+                    logged_none.setdefault(i, []).append(key)
     if logged_none:
         columns[NULLS] = pa.array(
             [logged_none.get(i) for i in range(len(rows))], type=pa.list_(pa.string())

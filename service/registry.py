@@ -99,7 +99,7 @@ class Registry:
             raise ValueError(f"run {info.path} is already running in process {live.pid}")
         previous = None
         if info.mode == "online":
-            previous = store.get_run(*info.ref)
+            previous = store.catalogue.get_run(*info.ref)
             if previous is not None and info.resume in (None, "never"):
                 raise ValueError(
                     f"run {info.path} already exists; pass resume='allow' or resume='must' "
@@ -153,7 +153,9 @@ class Registry:
             return InitReply(token=token, last_seq=self.closed[token].last_seq, closed=True)
         sess = self.sessions.get(token)
         if sess is None:
-            record = self.stages.store.get_run(*info.ref) if info.mode == "online" else None
+            record = (
+                self.stages.store.catalogue.get_run(*info.ref) if info.mode == "online" else None
+            )
             if record and record.get("state") in TERMINAL and record.get("run_dir") == info.dir:
                 # closed already (the SDK asked late): never rebuild a finished run, and
                 # answer its FINISH from the store's record

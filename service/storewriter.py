@@ -56,13 +56,17 @@ class StoreWriter(Worker):
 
     def put_run(self, store: Store, record: dict[str, Any], on_done: Callable[[Any], None]) -> None:
         """Upsert a run's catalogue row; ``on_done(None | exception)`` once it is written."""
-        self._add(lambda: store.put_run(record), on_done, f"catalogue row of {record['run_id']}")
+        self._add(
+            lambda: store.catalogue.put_run(record), on_done, f"catalogue row of {record['run_id']}"
+        )
 
     def write_files(self, store: Store, ref: tuple[str, str, str], records: list[dict]) -> None:
-        self._add(lambda: store.write_files(*ref, records), None, f"file records of {ref[2]}")
+        self._add(
+            lambda: store.catalogue.write_files(*ref, records), None, f"file records of {ref[2]}"
+        )
 
     def write_alerts(self, store: Store, records: list[dict]) -> None:
-        self._add(lambda: store.write_alerts(records), None, "alert records")
+        self._add(lambda: store.catalogue.write_alerts(records), None, "alert records")
 
     def _add(
         self, job: Callable[[], Any], on_done: Callable[[Any], None] | None, what: str

@@ -95,7 +95,7 @@ def sync_run_dir(
     info = first.run_info
     info.mode, info.pid, info.dir = "online", None, run_dir
     result.path = info.path
-    existing = store.get_run(*info.ref)
+    existing = store.catalogue.get_run(*info.ref)
     if existing is not None:
         if (
             os.path.realpath(existing.get("run_dir") or "") != os.path.realpath(run_dir)

@@ -245,10 +245,11 @@ class BlobStore(abc.ABC):
             raise
 
 
-class Store(Catalogue):
+class Store:
     """A catalogue and a blob store, opened together by :func:`tracker.store.open_store`.
 
-    The catalogue methods are the catalogue's; :attr:`blobs` holds the bytes.
+    Records are read and written through :attr:`catalogue`, bytes through :attr:`blobs`; what
+    needs both (removing a run) is a method here.
 
     Attributes:
         uri: the store's URI (``file:///path`` for a local store).
@@ -261,45 +262,10 @@ class Store(Catalogue):
         self.catalogue = catalogue
         self.blobs = blobs
 
-    def write_runs(self, records: list[dict[str, Any]]) -> None:
-        self.catalogue.write_runs(records)
-
-    def get_run(self, entity: str, project: str, run_id: str) -> dict[str, Any] | None:
-        return self.catalogue.get_run(entity, project, run_id)
-
-    def find_runs(
-        self, entity: str | None = None, project: str | None = None, run_id: str | None = None
-    ) -> list[dict[str, Any]]:
-        return self.catalogue.find_runs(entity, project, run_id)
-
     def delete_run(self, entity: str, project: str, run_id: str) -> None:
         """Remove a run's records, then its blobs (history, system metrics, files)."""
         self.catalogue.delete_run(entity, project, run_id)
         self.blobs.delete_prefix(run_prefix(entity, project, run_id))
-
-    def write_alerts(self, records: list[dict[str, Any]]) -> None:
-        self.catalogue.write_alerts(records)
-
-    def get_alerts(self, entity: str, project: str, run_id: str) -> list[dict[str, Any]]:
-        return self.catalogue.get_alerts(entity, project, run_id)
-
-    def write_files(
-        self, entity: str, project: str, run_id: str, records: list[dict[str, Any]]
-    ) -> None:
-        self.catalogue.write_files(entity, project, run_id, records)
-
-    def get_files(
-        self,
-        entity: str,
-        project: str,
-        run_id: str,
-        names: list[str] | None = None,
-        pattern: str | None = None,
-    ) -> list[dict[str, Any]]:
-        return self.catalogue.get_files(entity, project, run_id, names, pattern)
-
-    def delete_files(self, entity: str, project: str, run_id: str, names: list[str]) -> None:
-        self.catalogue.delete_files(entity, project, run_id, names)
 
     def close(self) -> None:
         self.catalogue.close()

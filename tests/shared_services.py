@@ -15,6 +15,7 @@ objects in memory only) keeps what was stored.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -28,6 +29,27 @@ import uuid
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def reaper(stop: list[str] | None = None, pids: list[int] = (), folders: list[str] = ()):
+    """A detached process that stops a server if this test process dies without teardown.
+
+    Kill it (``proc.kill()``) in the normal teardown, before the server's pids can be reused.
+    """
+    spec = {"owner": os.getpid(), "stop": stop, "pids": list(pids), "folders": list(folders)}
+    return subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "reaper.py"), json.dumps(spec)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a kill of the test's process group spares it
+    )
+
+
+def _dismiss(proc: subprocess.Popen | None) -> None:
+    if proc is not None:
+        proc.kill()
+        proc.wait()
 
 
 def free_port() -> int:
@@ -75,10 +97,16 @@ class Postgres:
             shutil.chown(self.folder, user=self.user)
         self._run(_pg_bin("initdb"), "-D", self.data, "-A", "trust", "-U", "tracker", "-N")
         self.start()
+        self._reaper = reaper(
+            stop=self._argv(_pg_bin("pg_ctl"), "-D", self.data, "-m", "immediate", "stop"),
+            folders=[self.folder],
+        )
+
+    def _argv(self, *argv: str) -> list[str]:
+        return list(argv) if self.user is None else ["runuser", "-u", self.user, "--", *argv]
 
     def _run(self, *argv: str) -> None:
-        cmd = list(argv) if self.user is None else ["runuser", "-u", self.user, "--", *argv]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=self.folder)
+        proc = subprocess.run(self._argv(*argv), capture_output=True, text=True, cwd=self.folder)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed:\n{proc.stdout}\n{proc.stderr}")
 
@@ -106,6 +134,7 @@ class Postgres:
         return name
 
     def close(self) -> None:
+        _dismiss(self._reaper)
         try:
             self.stop()
         finally:
@@ -128,10 +157,12 @@ class Forwarder:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        self._reaper = reaper(pids=[self.proc.pid])
         wait_port(self.port)
 
     def stop(self) -> None:
         if self.proc is not None:
+            _dismiss(self._reaper)
             self.proc.kill()
             self.proc.wait()
             self.proc = None
@@ -147,6 +178,7 @@ class S3Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        self._reaper = reaper(pids=[self.proc.pid])
         wait_port(self.port)
         self.front = Forwarder(self.port)
 
@@ -172,6 +204,7 @@ class S3Server:
         return name
 
     def close(self) -> None:
+        _dismiss(self._reaper)
         self.front.stop()
         self.proc.send_signal(signal.SIGTERM)
         try:

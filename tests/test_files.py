@@ -129,7 +129,7 @@ def test_live_file_rewritten_20_times_is_copied_at_most_once_per_interval(
         time.sleep(0.1)
     elapsed = time.monotonic() - t0
     run.status()
-    (record,) = api.store.get_files("tester", "files", run.id, names=["live.txt"])
+    (record,) = api.store.catalogue.get_files("tester", "files", run.id, names=["live.txt"])
     # intermediate versions: at most one copy per live_interval (plus the first one)
     assert 2 <= record["copies"] <= elapsed / 0.5 + 1
     run.finish()

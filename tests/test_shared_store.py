@@ -84,15 +84,17 @@ def test_catalogue_is_versioned_and_a_newer_one_is_refused(shared_uri):
 def test_a_retried_row_never_goes_back_in_time(shared_uri):
     store = open_shared(shared_uri)
     ref = {"entity": "e", "project": "p", "run_id": "r", "run_dir": "/runs/a"}
-    store.put_run({**ref, "state": "running", "rows_committed": 10, "write_seq": 7})
-    store.put_run({**ref, "state": "running", "rows_committed": 4, "write_seq": 3})  # late
-    assert store.get_run("e", "p", "r")["rows_committed"] == 10
-    store.put_run({**ref, "state": "finished", "rows_committed": 12, "write_seq": 9})
-    assert store.get_run("e", "p", "r")["state"] == "finished"
+    store.catalogue.put_run({**ref, "state": "running", "rows_committed": 10, "write_seq": 7})
+    store.catalogue.put_run(
+        {**ref, "state": "running", "rows_committed": 4, "write_seq": 3}
+    )  # late
+    assert store.catalogue.get_run("e", "p", "r")["rows_committed"] == 10
+    store.catalogue.put_run({**ref, "state": "finished", "rows_committed": 12, "write_seq": 9})
+    assert store.catalogue.get_run("e", "p", "r")["state"] == "finished"
     # a new life of the run (resumed, another run directory) starts its log again at 0
-    store.put_run({**ref, "run_dir": "/runs/b", "rows_committed": 13, "write_seq": 1})
-    assert store.get_run("e", "p", "r")["rows_committed"] == 13
-    assert len(store.find_runs()) == 1
+    store.catalogue.put_run({**ref, "run_dir": "/runs/b", "rows_committed": 13, "write_seq": 1})
+    assert store.catalogue.get_run("e", "p", "r")["rows_committed"] == 13
+    assert len(store.catalogue.find_runs()) == 1
 
 
 def test_blobs_on_s3_appear_whole_and_list_without_temporaries(shared_uri):
@@ -238,8 +240,8 @@ def test_store_writer_queues_in_order_while_postgres_is_down_then_catches_up(sha
         postgres.start()
     assert writer.drain(30)
     assert landed == [None] * 5 and writer.backlog()["failing_since"] is None
-    assert store.get_run("e", "p", "r")["rows_committed"] == 5
-    assert [a["title"] for a in store.get_alerts("e", "p", "r")] == ["late"]
+    assert store.catalogue.get_run("e", "p", "r")["rows_committed"] == 5
+    assert [a["title"] for a in store.catalogue.get_alerts("e", "p", "r")] == ["late"]
     writer.stop()
 
 
@@ -251,6 +253,6 @@ def test_store_writer_drops_a_record_the_store_refuses_and_goes_on(tmp_path):
     writer.write_alerts(store, [{**ref, "alert_id": "bad", "title": object()}])  # unbindable
     writer.write_alerts(store, [{**ref, "alert_id": "good", "time": 1.0, "title": "ok"}])
     assert writer.drain(10)
-    assert [a["alert_id"] for a in store.get_alerts("e", "p", "r")] == ["good"]
+    assert [a["alert_id"] for a in store.catalogue.get_alerts("e", "p", "r")] == ["good"]
     assert writer.errors.count == 1 and "alert records" in writer.errors.last
     writer.stop()

@@ -99,5 +99,5 @@ def test_s3_down_and_postgres_restarted_mid_run_lose_and_duplicate_nothing(
     assert run.state == "finished" and run.summary["final"] == rows
     steps = [r["step_copy"] for r in run.scan_history(keys=["step_copy"], page_size=10_000)]
     assert steps == list(range(rows))  # every row once, in order
-    titles = [a["title"] for a in api.store.get_alerts(*run.path)]
+    titles = [a["title"] for a in api.store.catalogue.get_alerts(*run.path)]
     assert titles == [f"at {n}" for n in range(5000, rows + 1, 5000)]

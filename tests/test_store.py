@@ -37,45 +37,49 @@ def on_disk(store, key):
 
 # -- catalogue -----------------------------------------------------------------------------
 def test_runs_are_upserted_by_identity_with_only_the_given_fields(store):
-    store.write_runs(
+    store.catalogue.write_runs(
         [
             {**IDENTITY, "state": "running", "tags": ["a"]},
             {"entity": "me", "project": "proj", "run_id": "other", "state": "running"},
         ]
     )
-    store.put_run({"entity": "me", "project": "proj", "run_id": "abc123", "state": "finished"})
-    run = store.get_run(*RUN)
+    store.catalogue.put_run(
+        {"entity": "me", "project": "proj", "run_id": "abc123", "state": "finished"}
+    )
+    run = store.catalogue.get_run(*RUN)
     assert run["state"] == "finished" and run["tags"] == ["a"]  # tags kept: not given
     assert run["config"] == {} and run["history_keys"] == []
-    assert {r["run_id"] for r in store.find_runs(entity="me", project="proj")} == {
+    assert {r["run_id"] for r in store.catalogue.find_runs(entity="me", project="proj")} == {
         "abc123",
         "other",
     }
-    assert [r["run_id"] for r in store.find_runs(run_id="other")] == ["other"]
-    assert store.get_run("me", "proj", "nope") is None
+    assert [r["run_id"] for r in store.catalogue.find_runs(run_id="other")] == ["other"]
+    assert store.catalogue.get_run("me", "proj", "nope") is None
 
 
 def test_delete_run_removes_records_and_blobs(store):
-    store.put_run({"entity": "me", "project": "proj", "run_id": "abc123", "state": "finished"})
-    store.write_files(*RUN, [{"name": "a.txt", "size": 1, "md5": "x", "updated_at": 1.0}])
+    store.catalogue.put_run(
+        {"entity": "me", "project": "proj", "run_id": "abc123", "state": "finished"}
+    )
+    store.catalogue.write_files(*RUN, [{"name": "a.txt", "size": 1, "md5": "x", "updated_at": 1.0}])
     store.blobs.put(file_key(*RUN, "a.txt"), b"a")
     store.blobs.put(part_key(stream_prefix(*RUN, "history"), 0), b"p")
     store.blobs.put(file_key("me", "proj", "keep", "b.txt"), b"b")
     store.delete_run(*RUN)
-    assert store.get_run(*RUN) is None and store.get_files(*RUN) == []
+    assert store.catalogue.get_run(*RUN) is None and store.catalogue.get_files(*RUN) == []
     assert store.blobs.list("runs/") == [file_key("me", "proj", "keep", "b.txt")]
 
 
 def test_alerts_are_upserted_by_id_and_read_in_time_order(store):
     base = IDENTITY
-    store.write_alerts(
+    store.catalogue.write_alerts(
         [
             {**base, "alert_id": "2", "time": 2.0, "title": "late", "outcome": "sent"},
             {**base, "alert_id": "1", "time": 1.0, "title": "early", "outcome": "sent"},
         ]
     )
-    store.write_alerts([{**base, "alert_id": "2", "time": 2.0, "outcome": "throttled"}])
-    alerts = store.get_alerts(*RUN)
+    store.catalogue.write_alerts([{**base, "alert_id": "2", "time": 2.0, "outcome": "throttled"}])
+    alerts = store.catalogue.get_alerts(*RUN)
     assert [(a["title"], a["outcome"]) for a in alerts] == [
         ("early", "sent"),
         ("late", "throttled"),
@@ -84,15 +88,17 @@ def test_alerts_are_upserted_by_id_and_read_in_time_order(store):
 
 def test_files_by_names_or_like_pattern_count_copies(store):
     for name in ("config.yaml", "summary.json", "ckpt/model.json"):
-        store.write_files(*RUN, [{"name": name, "size": 1, "md5": "m", "policy": "now"}])
-    store.write_files(*RUN, [{"name": "summary.json", "size": 9, "md5": "n", "policy": "end"}])
-    assert [f["name"] for f in store.get_files(*RUN, pattern="%.json")] == [
+        store.catalogue.write_files(*RUN, [{"name": name, "size": 1, "md5": "m", "policy": "now"}])
+    store.catalogue.write_files(
+        *RUN, [{"name": "summary.json", "size": 9, "md5": "n", "policy": "end"}]
+    )
+    assert [f["name"] for f in store.catalogue.get_files(*RUN, pattern="%.json")] == [
         "ckpt/model.json",
         "summary.json",
     ]
-    (summary,) = store.get_files(*RUN, names=["summary.json"])
+    (summary,) = store.catalogue.get_files(*RUN, names=["summary.json"])
     assert (summary["size"], summary["md5"], summary["copies"]) == (9, "n", 2)
-    assert [f["name"] for f in store.get_files(*RUN)] == [
+    assert [f["name"] for f in store.catalogue.get_files(*RUN)] == [
         "ckpt/model.json",
         "config.yaml",
         "summary.json",
@@ -100,7 +106,9 @@ def test_files_by_names_or_like_pattern_count_copies(store):
 
 
 def test_an_existing_store_folder_reads_as_before(tmp_path, store):
-    store.put_run({"entity": "me", "project": "proj", "run_id": "abc123", "state": "finished"})
+    store.catalogue.put_run(
+        {"entity": "me", "project": "proj", "run_id": "abc123", "state": "finished"}
+    )
     store.close()
     folder = tmp_path / "store" / "runs" / "me" / "proj" / "abc123" / "history"
     folder.mkdir(parents=True)
@@ -342,6 +350,6 @@ def test_a_catalogue_from_before_versions_keeps_its_runs(tmp_path):
     db.commit()
     db.close()
     store = open_store(str(tmp_path / "old"))
-    assert store.get_run(*RUN)["state"] == "finished"
+    assert store.catalogue.get_run(*RUN)["state"] == "finished"
     db = sqlite3.connect(str(tmp_path / "old" / "catalogue.db"))
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

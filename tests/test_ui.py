@@ -227,7 +227,7 @@ def test_a_spike_in_a_million_row_part_reaches_the_chart(tracker_env):
     table = pa.table({"_step": np.arange(n), "loss": loss})
     with store.blobs.writer(part_key(stream_prefix("me", "big", "r1", "history"), 0)) as out:
         pq.write_table(table, out)
-    store.put_run({"entity": "me", "project": "big", "run_id": "r1", "state": "finished",
+    store.catalogue.put_run({"entity": "me", "project": "big", "run_id": "r1", "state": "finished",
                    "history_keys": ["_step", "loss"], "last_step": n - 1})  # fmt: skip
     s = (
         _client(tracker_env["store"])

@@ -325,13 +325,13 @@ def five_runs(api):
 
 def test_runs_is_lazy_and_paginated(api, five_runs):
     loads = []
-    found_store = api.store.find_runs
+    found_store = api.store.catalogue.find_runs
 
     def counting(**kwargs):
         loads.append(kwargs)
         return found_store(**kwargs)
 
-    api._store.find_runs = counting
+    api._store.catalogue.find_runs = counting
     runs = api.runs("reads", per_page=2, order="+created_at")
     assert loads == [] and runs.pages_loaded == 0  # nothing read yet
     assert len(runs) == 5 and runs.length == 5 and len(loads) == 1

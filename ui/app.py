@@ -156,7 +156,7 @@ def _runs(state: UiState, request: Request) -> Any:
 
 def _record(state: UiState, request: Request) -> dict | None:
     p = request.path_params
-    return state.store.get_run(p["entity"], p["project"], p["run_id"])
+    return state.store.catalogue.get_run(p["entity"], p["project"], p["run_id"])
 
 
 def _run(state: UiState, request: Request) -> Any:
@@ -220,7 +220,7 @@ def _download(state: UiState):
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         records = await run_in_threadpool(
-            state.store.get_files, p["entity"], p["project"], p["run_id"], [name]
+            state.store.catalogue.get_files, p["entity"], p["project"], p["run_id"], [name]
         )
         if not records:
             return JSONResponse({"error": "no such file"}, status_code=404)

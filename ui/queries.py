@@ -22,7 +22,7 @@ _ATTEMPTS = 3  # a compaction at finish removes parts once while they are read
 def projects(store: Any) -> list[dict[str, Any]]:
     """Every project of the store: entity, project, run count, newest run's creation time."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in store.find_runs():
+    for r in store.catalogue.find_runs():
         p = found.setdefault(
             (r["entity"], r["project"]),
             {"entity": r["entity"], "project": r["project"], "runs": 0, "last_created": None},
@@ -67,7 +67,9 @@ def runs_page(
     Raises:
         ValueError: an unknown filter operator or key.
     """
-    records = filter_records(store.find_runs(entity=entity, project=project), filters, order)
+    records = filter_records(
+        store.catalogue.find_runs(entity=entity, project=project), filters, order
+    )
     config_keys: dict[str, None] = {}
     summary_keys: dict[str, None] = {}
     for r in records:
@@ -95,15 +97,15 @@ def runs_page(
 def run_detail(store: Any, entity: str, project: str, run_id: str) -> dict[str, Any] | None:
     """A run's overview: record fields, chartable keys of history and system metrics, alerts
     and files. None when there is no such run."""
-    record = store.get_run(entity, project, run_id)
+    record = store.catalogue.get_run(entity, project, run_id)
     if record is None:
         return None
     out = {k: v for k, v in record.items() if k not in ("storage_id", "run_dir")}
     out["system_keys"] = _stream_keys(store, entity, project, run_id, "system")
-    out["alerts"] = store.get_alerts(entity, project, run_id)
+    out["alerts"] = store.catalogue.get_alerts(entity, project, run_id)
     out["files"] = [
         {k: f.get(k) for k in ("name", "size", "updated_at", "policy")}
-        for f in store.get_files(entity, project, run_id)
+        for f in store.catalogue.get_files(entity, project, run_id)
     ]
     return out
 

@@ -83,9 +83,11 @@ class Api:
             entity, (project, run_id) = self.default_entity, parts
         elif len(parts) == 1:
             run_id = parts[0]
-            record = self._store.get_run(self.default_entity, self.default_project, run_id)
+            record = self._store.catalogue.get_run(
+                self.default_entity, self.default_project, run_id
+            )
             if record is None:
-                found = self._store.find_runs(run_id=run_id)
+                found = self._store.catalogue.find_runs(run_id=run_id)
                 if len(found) == 1:
                     record = found[0]
                 elif len(found) > 1:
@@ -98,7 +100,7 @@ class Api:
             return Run(self, record)
         else:
             raise Error(f"bad run path {path!r}: use entity/project/run_id")
-        record = self._store.get_run(entity, project, run_id)
+        record = self._store.catalogue.get_run(entity, project, run_id)
         if record is None:
             raise Error(f"run {entity}/{project}/{run_id} not found in {self._store.uri}")
         return Run(self, record)
@@ -151,7 +153,7 @@ class Api:
 
         def load() -> list[dict]:
             return filter_records(
-                self._store.find_runs(entity=entity, project=project), filters, order
+                self._store.catalogue.find_runs(entity=entity, project=project), filters, order
             )
 
         return Runs(load, lambda record: Run(self, record), per_page)
@@ -163,7 +165,7 @@ class Api:
             :class:`Project` objects (``name``, ``entity``, ``path``), sorted by name.
         """
         entity = entity or self.default_entity
-        names = sorted({r["project"] for r in self._store.find_runs(entity=entity)})
+        names = sorted({r["project"] for r in self._store.catalogue.find_runs(entity=entity)})
         return [Project(self, entity, name) for name in names]
 
     def flush(self) -> None:

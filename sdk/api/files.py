@@ -65,7 +65,7 @@ class File:
     def delete(self) -> None:
         """Remove the file from the run in the store (its record and its stored copy)."""
         entity, project, run_id = self._run_path
-        self._api.store.delete_files(entity, project, run_id, [self.name])
+        self._api.store.catalogue.delete_files(entity, project, run_id, [self.name])
         self._api.store.blobs.delete(self._key)
 
     def download(self, root: str = ".", replace: bool = False, exist_ok: bool = False) -> IO:

@@ -74,7 +74,7 @@ class Run:
         if isinstance(entity, dict):
             record = entity
         else:
-            record = client.store.get_run(entity, project, run_id)
+            record = client.store.catalogue.get_run(entity, project, run_id)
             if record is None:
                 raise Error(f"run {entity}/{project}/{run_id} not found in {client.store_root}")
         self._set(record)
@@ -386,7 +386,7 @@ class Run:
             raise ValueError("files() takes names or pattern, not both")
         if isinstance(names, str):
             names = [names]
-        records = self._api.store.get_files(
+        records = self._api.store.catalogue.get_files(
             self.entity, self.project, self.id, names=names, pattern=pattern
         )
         return [File(self._api, self.path, r) for r in records]
@@ -424,7 +424,7 @@ class Run:
             raise ValueError(f"upload_file(): {path} is outside root {root}")
         store = self._api.store
         size, md5 = store.blobs.put_file(file_key(self.entity, self.project, self.id, name), path)
-        store.write_files(
+        store.catalogue.write_files(
             self.entity,
             self.project,
             self.id,
@@ -440,7 +440,7 @@ class Run:
                 k: a[k]
                 for k in ("time", "level", "title", "text", "wait_duration", "outcome", "webhook")
             }
-            for a in self._api.store.get_alerts(self.entity, self.project, self.id)
+            for a in self._api.store.catalogue.get_alerts(self.entity, self.project, self.id)
         ]
 
     # -- edits -----------------------------------------------------------------------------
@@ -469,7 +469,7 @@ class Run:
             return
         ref = (self.entity, self.project, self.id)
         if self.state in TERMINAL or not send_to_sidecar(self._api.store_root, ref, changes):
-            self._api.store.put_run(
+            self._api.store.catalogue.put_run(
                 {
                     "entity": self.entity,
                     "project": self.project,
@@ -534,7 +534,7 @@ class Run:
 
     def load(self, force: bool = False) -> dict[str, Any]:
         """Re-read the run's record from the store (always; ``force`` is accepted)."""
-        record = self._api.store.get_run(self.entity, self.project, self.id)
+        record = self._api.store.catalogue.get_run(self.entity, self.project, self.id)
         if record is None:
             raise Error(f"run {'/'.join(self.path)} no longer exists")
         self._set(record)
@@ -572,7 +572,7 @@ class Run:
             raise Error(
                 f"update_state('pending') needs a failed or crashed run; this one is {self.state}"
             )
-        self._api.store.put_run(
+        self._api.store.catalogue.put_run(
             {"entity": self.entity, "project": self.project, "run_id": self.id, "state": "pending"}
         )
         self.load()
@@ -597,10 +597,10 @@ class Run:
         run_id = run_id or generate_id()
         project = project or api.default_project
         entity = entity or api.default_entity
-        if api.store.get_run(entity, project, run_id) is not None:
+        if api.store.catalogue.get_run(entity, project, run_id) is not None:
             raise Error(f"run {entity}/{project}/{run_id} already exists")
         now = time.time()
-        api.store.put_run(
+        api.store.catalogue.put_run(
             {
                 "entity": entity,
                 "project": project,
@@ -614,4 +614,4 @@ class Run:
                 "user": entity,
             }
         )
-        return cls(api, api.store.get_run(entity, project, run_id))
+        return cls(api, api.store.catalogue.get_run(entity, project, run_id))
