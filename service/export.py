@@ -21,8 +21,9 @@ from typing import Any
 
 from tracker.service.compact import compact_parts
 from tracker.service.worker import Worker
+from tracker.store import parts as store_parts
 from tracker.store.base import BlobStore
-from tracker.store.parts import compacted_key, next_part, part_key
+from tracker.store.parts import compacted_key, part_key
 from tracker.store.tables import NULLS, json_array, plain_rows, with_json_columns
 
 ROWS_PER_PART = 10_000
@@ -124,7 +125,8 @@ class HistoryWriter:
         blobs: the store's blobs.
         prefix: the stream's folder key (:func:`tracker.store.keys.stream_prefix`).
         first_part: the number of this life's first part (the catalogue's ``history_parts``),
-            or None to go on after the parts in the store, found when the first part is cut.
+            or None to go on after the parts in the store: the exporter lists them before it
+            writes the first part (a store that hangs never stalls the ingest thread).
         rows_exported: rows already exported by earlier lives.
         log: writes a line to the run's log.
     """
@@ -141,10 +143,11 @@ class HistoryWriter:
         self.exporter = exporter
         self.blobs = blobs
         self.prefix = prefix
-        self.first_part = first_part
-        self.next_part = first_part
+        self.first_part = first_part  # known to the ingest thread once a part is written
+        self._base = first_part  # the exporter thread's copy, listed there when None
+        self.cuts = 0  # parts cut in this life; part number = first_part + index
         self.rows: list[dict] = []
-        self.inflight: dict[int, Any] = {}  # part -> pyarrow.Table being written
+        self.inflight: dict[int, Any] = {}  # index in this life -> pyarrow.Table being written
         self.rows_exported = rows_exported
         self.last_cut = time.monotonic()
         self.keys: dict[str, None] = {}
@@ -171,42 +174,43 @@ class HistoryWriter:
         self.last_cut = time.monotonic()
         if not self.rows:
             return
-        if self.next_part is None and not self._find_first_part():
-            return
         rows, self.rows = self.rows, []
-        part = self.next_part
-        self.next_part += 1
-        self._submit(part, build_table(rows))
+        index = self.cuts
+        self.cuts += 1
+        self._submit(index, build_table(rows))
 
-    def _find_first_part(self) -> bool:
-        # Listed at the first cut, not when the run starts: the first blob call imports
-        # pyarrow, which a cold init must not wait for.
-        try:
-            self.first_part = self.next_part = next_part(self.blobs.list(self.prefix))
-            return True
-        except OSError as exc:
-            self.error = f"could not list the parts in {self.prefix}: {exc}"
-            self.log(self.error + " (will retry)")
-            return False
+    @property
+    def next_part(self) -> int | None:
+        """The number the next part will have; None until the first part is written."""
+        return None if self.first_part is None else self.first_part + self.cuts
 
-    def _submit(self, part: int, table: Any) -> None:
-        self.inflight[part] = table
-        key = part_key(self.prefix, part)
+    def _submit(self, index: int, table: Any) -> None:
+        self.inflight[index] = table
         self.exporter.submit(
-            lambda: write_part(self.blobs, key, table),
-            lambda err: self._done(part, err),
-            f"export of {key}",
+            lambda: self._write(index, table),
+            lambda result: self._done(index, result),
+            f"export of part {index} of this life of {self.prefix}",
         )
 
-    def _done(self, part: int, error: Any) -> None:
-        table = self.inflight.pop(part)
-        if error is not None:
-            self.error = f"export of history part {part} failed: {error}"
+    def _write(self, index: int, table: Any) -> int:
+        """On the exporter thread: write part ``index`` of this life; its part number."""
+        if self._base is None:  # this life goes on after the parts already in the store
+            self._base = store_parts.next_part(self.blobs.list(self.prefix))
+        part = self._base + index
+        write_part(self.blobs, part_key(self.prefix, part), table)
+        return part
+
+    def _done(self, index: int, result: Any) -> None:
+        table = self.inflight.pop(index)
+        if isinstance(result, BaseException):
+            self.error = f"export of history part {index} of this life failed: {result}"
             self.log(self.error + " (will retry)")
             self.failures += 1  # back off while the store is down: 0.25 s doubling to 5 s
             self.retry_at = time.monotonic() + min(5.0, 0.25 * 2 ** (self.failures - 1))
-            self.failed[part] = table
+            self.failed[index] = table
             return
+        if self.first_part is None:
+            self.first_part = result - index
         self.error = None
         self.failures = 0
         self.keys.update(dict.fromkeys(k for k in table.column_names if k != NULLS))
@@ -250,8 +254,8 @@ class HistoryWriter:
         """Submit again the batches whose export failed (disk full, read-only store...)."""
         if self.failed and now >= self.retry_at:
             failed, self.failed = self.failed, {}
-            for part, rows in sorted(failed.items()):
-                self._submit(part, rows)
+            for index, table in sorted(failed.items()):
+                self._submit(index, table)
 
     @property
     def pending(self) -> int:

@@ -254,7 +254,7 @@ class RunSession:
 
     def start_run_files(self) -> None:
         """Write the run's own files and sync them like ``live`` files while the run goes on."""
-        self._write_files(copy=False)
+        self._write_files()
         files = os.path.join(self.run_dir, "files")
         self.files.add(
             {"policy": "live", "files": [[n, os.path.join(files, n)] for n in self.RUN_FILES[:3]]}
@@ -288,7 +288,7 @@ class RunSession:
         if not self.dirty or now - self._last_files_refresh < CATALOGUE_PERIOD:
             return
         self._last_files_refresh = now
-        self._write_files(copy=False, names=("config.yaml", "summary.json"))
+        self._write_files(names=("config.yaml", "summary.json"))
 
     def _record_files(self, records: list[dict[str, Any]]) -> None:
         if self.store is None:
@@ -342,6 +342,8 @@ class RunSession:
         self.media.clear()
         for writer in self.writers():
             writer.finish()
+        # their final content: the file syncer copies it (on the copier, retried) with the rest
+        self._write_files()
         self.files.begin_finish()
 
     def poll_finish(self) -> bool:
@@ -366,7 +368,6 @@ class RunSession:
             self.files.finalize_links()
             self.state = self.finishing
             self.closing = True
-            self._write_files()
             self.dirty = True
         if self.store is not None and (self.dirty or self._catalogue_inflight):
             self.write_catalogue(force=True)
@@ -394,7 +395,9 @@ class RunSession:
             last_seq=self.last_seq,
         )
 
-    def _write_files(self, copy: bool = True, names: tuple[str, ...] = RUN_FILES[:3]) -> None:
+    def _write_files(self, names: tuple[str, ...] = RUN_FILES[:3]) -> None:
+        """Write config.yaml, summary.json, metadata.json into ``files/`` (live files: synced
+        by the file syncer)."""
         files = os.path.join(self.run_dir, "files")
         content = {
             "config.yaml": lambda: config_yaml(self.config),
@@ -414,29 +417,6 @@ class RunSession:
                 os.replace(tmp, os.path.join(files, name))
         except OSError as exc:
             self.log(f"could not write run files: {exc}")
-            return
-        if copy and self.store is not None:
-            records = []
-            for name in self.RUN_FILES:
-                if not os.path.exists(os.path.join(files, name)):
-                    continue
-                try:
-                    size, md5 = self.store.blobs.put_file(
-                        file_key(self.entity, self.project, self.run_id, name),
-                        os.path.join(files, name),
-                    )
-                    records.append(
-                        {
-                            "name": name,
-                            "size": size,
-                            "md5": md5,
-                            "updated_at": time.time(),
-                            "policy": "end",
-                        }
-                    )
-                except OSError as exc:
-                    self.log(f"could not copy {name} to the store: {exc}")
-            self._record_files(records)
 
     # -- liveness --------------------------------------------------------------------------
     def process_alive(self) -> bool:

@@ -114,7 +114,7 @@ def test_an_existing_store_folder_reads_as_before(tmp_path, store):
     folder.mkdir(parents=True)
     pq.write_table(pa.table({"_step": [0, 1]}), str(folder / "part-00000.parquet"))
     again = open_store("file://" + str(tmp_path / "store"))
-    assert again.get_run(*RUN)["state"] == "finished"
+    assert again.catalogue.get_run(*RUN)["state"] == "finished"
     (key,) = again.blobs.list(stream_prefix(*RUN, "history"))
     assert key == "runs/me/proj/abc123/history/part-00000.parquet"
     with again.blobs.open(key) as fh:
