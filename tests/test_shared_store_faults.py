@@ -18,7 +18,7 @@ from shared_services import aws_env, postgres, s3, shared, shared_uri  # noqa: F
 from tracker.service.cli import app
 from typer.testing import CliRunner
 
-OUTAGE = 8.0
+OUTAGE = 4.0
 runner = CliRunner()
 
 

@@ -403,18 +403,11 @@ def test_public_run_names_of_wandb(api, five_runs):
 
 def test_history_events_stream_is_the_system_stream(api):
     run = wandb.init(project="reads", settings={"system_sample_interval": 0.2})
-    wait_until(lambda: _system_rows(api, run), timeout=30)
+    wait_until(lambda: api.run(run.path).system_metrics, timeout=30)  # sampled at least once
     run.finish()
     stored = api.run(run.path)
     events = stored.history(stream="events", pandas=False)
     assert events and events == stored.history(stream="system", pandas=False)
-
-
-def _system_rows(api, run):
-    try:
-        return api.run(run.path).history(stream="system", pandas=False)
-    except Exception:
-        return None
 
 
 def test_file_attributes_and_delete(api, tracker_env):
