@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 from urllib.parse import urlparse
 
-from tracker.errors import Error
+from tracker.errors import ArgumentError, Error
 
 REFERENCE_SCHEMES = ("file", "s3")
 
@@ -27,13 +27,13 @@ def check_name(name: Any, what: str = "artifact name") -> str:
     """An artifact or collection name: text without ``/`` or ``:``.
 
     Raises:
-        Error: an empty name, or one with ``/`` or ``:`` in it.
+        ArgumentError: an empty name, or one with ``/`` or ``:`` in it.
     """
     if not isinstance(name, str) or not name.strip():
-        raise Error(f"{what} must be non-empty text, got {name!r}")
+        raise ArgumentError(f"{what} must be non-empty text, got {name!r}")
     for bad in ("/", ":"):
         if bad in name:
-            raise Error(
+            raise ArgumentError(
                 f"{what} {name!r} may not contain {bad!r} (use 'name', and 'name:alias' only "
                 "when reading a version)"
             )
@@ -43,10 +43,12 @@ def check_name(name: Any, what: str = "artifact name") -> str:
 def check_entry_name(name: Any) -> str:
     """A path inside an artifact: relative, ``/``-separated, never climbing out."""
     if not isinstance(name, str) or not name:
-        raise Error(f"artifact entry name must be non-empty text, got {name!r}")
+        raise ArgumentError(f"artifact entry name must be non-empty text, got {name!r}")
     norm = name.replace(os.sep, "/")
     if norm.startswith("/") or any(seg in ("", ".", "..") for seg in norm.split("/")):
-        raise Error(f"artifact entry name {name!r} must be a relative path inside the artifact")
+        raise ArgumentError(
+            f"artifact entry name {name!r} must be a relative path inside the artifact"
+        )
     return norm
 
 
@@ -148,7 +150,9 @@ class Artifact:
         self._name = check_name(name)
         self._type = check_name(type, "artifact type")
         if metadata is not None and not isinstance(metadata, dict):
-            raise Error(f"artifact metadata must be a dict, got {metadata.__class__.__name__}")
+            raise ArgumentError(
+                f"artifact metadata must be a dict, got {metadata.__class__.__name__}"
+            )
         self.description = description
         self.metadata = dict(metadata or {})
         self.incremental = bool(incremental)
@@ -253,7 +257,7 @@ class Artifact:
 
     def _put(self, entry: ArtifactManifestEntry, overwrite: bool = True) -> ArtifactManifestEntry:
         if not overwrite and entry.path in self._entries:
-            raise Error(f"artifact {self._name!r} already has an entry {entry.path!r}")
+            raise ArgumentError(f"artifact {self._name!r} already has an entry {entry.path!r}")
         self._entries[entry.path] = entry
         self._removed.discard(entry.path)
         return entry
@@ -280,7 +284,7 @@ class Artifact:
         self._writable()
         path = os.path.abspath(os.fspath(local_path))
         if not os.path.isfile(path):
-            raise Error(f"add_file: {local_path} is not a file")
+            raise ArgumentError(f"add_file: {local_path} is not a file")
         entry_name = check_entry_name(name if name is not None else os.path.basename(path))
         return self._put(
             ArtifactManifestEntry(entry_name, local_path=path, is_tmp=is_tmp, artifact=self),
@@ -296,7 +300,7 @@ class Artifact:
         self._writable()
         root = os.path.abspath(os.fspath(local_path))
         if not os.path.isdir(root):
-            raise Error(f"add_dir: {local_path} is not a directory")
+            raise ArgumentError(f"add_dir: {local_path} is not a directory")
         prefix = check_entry_name(name).rstrip("/") + "/" if name else ""
         for dirpath, dirs, files in os.walk(root):
             dirs.sort()
@@ -319,7 +323,7 @@ class Artifact:
         self._writable()
         parsed = urlparse(str(uri))
         if parsed.scheme not in REFERENCE_SCHEMES:
-            raise Error(
+            raise ArgumentError(
                 f"add_reference: {uri!r} has no supported scheme ({', '.join(REFERENCE_SCHEMES)})"
             )
         base = name or os.path.basename(parsed.path.rstrip("/")) or parsed.netloc
@@ -334,7 +338,7 @@ class Artifact:
                     )))  # fmt: skip
             return added
         if parsed.scheme == "file" and not os.path.isfile(parsed.path):
-            raise Error(f"add_reference: {uri} names no file or folder")
+            raise ArgumentError(f"add_reference: {uri} names no file or folder")
         entry = ArtifactManifestEntry(
             check_entry_name(base), ref=str(uri), checksum=checksum, artifact=self
         )
@@ -366,7 +370,7 @@ class Artifact:
         try:
             text = json.dumps(data)
         except (TypeError, ValueError) as exc:
-            raise Error(
+            raise ArgumentError(
                 f"add({name!r}): cannot store {type(obj).__name__} as JSON: {exc}"
             ) from None
         with self.new_file(rel) as fh:
@@ -569,12 +573,12 @@ def check_aliases(aliases: Any) -> list[str]:
     """Aliases as a list of names (one string is one alias).
 
     Raises:
-        Error: an alias that is not text, or holds ``/``, ``:`` or ``,``.
+        ArgumentError: an alias that is not text, or holds ``/``, ``:`` or ``,``.
     """
     if aliases is None:
         return []
     items = [aliases] if isinstance(aliases, str) else list(aliases)
     for a in items:
         if not isinstance(a, str) or not a or any(c in a for c in "/:,"):
-            raise Error(f"bad artifact alias {a!r}: non-empty text without '/', ':' or ','")
+            raise ArgumentError(f"bad artifact alias {a!r}: non-empty text without '/', ':' or ','")
     return items
