@@ -290,3 +290,33 @@ def test_bad_artifact_records_fail_their_job_and_hurt_nothing(tracker_env, api):
     run.finish()
     assert api.run(run.path).summary["i"] == 1
     assert api.artifact_collections("badrec") == []
+
+
+def test_a_table_an_image_and_json_added_to_an_artifact_read_back(tracker_env, api):
+    """``add(obj, name)`` / ``get(name)``: a Table kept as parquet (types, nulls, a mixed
+    column), an Image as PNG, a dict as JSON; read back by a fresh Api from the store."""
+    import numpy as np
+
+    table = tracker.Table(columns=["id", "score", "label", "mixed"])
+    table.add_data(1, 0.5, "cat", 3)
+    table.add_data(2, None, "dog", "three")
+    pixels = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    run = tracker.init(project="objs")
+    art = tracker.Artifact("evals", type="dataset")
+    assert art.add(table, "preds").path == "preds.table.parquet"
+    assert art.add(tracker.Image(pixels), "sample").path == "sample.image.png"
+    art.add({"k": [1, 2]}, "meta")
+    assert art.get("preds").data == table.data  # a draft reads its own files
+    with pytest.raises(ValueError, match="cannot be kept"):
+        art.add(tracker.Html("<b>x</b>"), "page")
+    run.log_artifact(art).wait()
+    run.finish()
+
+    stored = tracker.Api().artifact("objs/evals:latest")
+    got = stored.get("preds")
+    assert isinstance(got, tracker.Table)
+    assert got.columns == table.columns and got.data == table.data
+    assert (np.array(stored.get("sample").image) == pixels).all()
+    assert stored.get("meta") == {"k": [1, 2]}
+    with pytest.raises(KeyError):
+        stored.get("absent")

@@ -10,7 +10,6 @@ its manifest in the catalogue and its files in the store's content-addressed blo
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 import uuid
@@ -363,18 +362,23 @@ class Artifact:
         self.add_file(path, rel, is_tmp=True, overwrite=True)
 
     def add(self, obj: Any, name: str) -> ArtifactManifestEntry:
-        """Add an object as a JSON file (``name.json``): a dict or list, or anything with a
-        ``to_json()`` (tables, media objects) that returns one."""
-        data = obj.to_json() if hasattr(obj, "to_json") else obj
-        rel = name if name.endswith(".json") else f"{name}.json"
-        try:
-            text = json.dumps(data)
-        except (TypeError, ValueError) as exc:
-            raise ArgumentError(
-                f"add({name!r}): cannot store {type(obj).__name__} as JSON: {exc}"
-            ) from None
-        with self.new_file(rel) as fh:
-            fh.write(text)
+        """Add an object as a file of the version; :meth:`get` gives it back.
+
+        Args:
+            obj: a ``tracker.Table`` (stored as ``name.table.parquet``), a ``tracker.Image``
+                (``name.image.png``), or a dict, a list or an object with ``to_json()``
+                (``name.json``).
+            name: the name to ``get`` it by.
+
+        Raises:
+            ArgumentError: another media type, or an object that is not JSON.
+            ValueError: a table or image that could not be logged either.
+        """
+        from tracker.api.artifact_objects import encode
+
+        rel, data = encode(obj, check_entry_name(name))
+        with self.new_file(rel, mode="wb") as fh:
+            fh.write(data)
         return self._entries[check_entry_name(rel)]
 
     def remove(self, item: str | ArtifactManifestEntry) -> None:
@@ -411,12 +415,19 @@ class Artifact:
         return [self._entries[p] for p in sorted(self._entries)]
 
     def get(self, name: str) -> Any:
-        """A JSON entry added with :meth:`add`, read back (downloaded if needed)."""
-        rel = name if name.endswith(".json") else f"{name}.json"
-        entry = self.get_entry(rel)
+        """An object added with :meth:`add` (a Table, an Image, JSON), read back (its file
+        downloaded if needed).
+
+        Raises:
+            KeyError: no entry of that name.
+        """
+        from tracker.api.artifact_objects import decode, entry_for
+
+        self._load_manifest()
+        rel = entry_for(list(self._entries), name)
+        entry = self.get_entry(rel or name)
         path = entry.local_path if self._record is None else entry.download()
-        with open(path) as fh:  # type: ignore[arg-type]
-            return json.load(fh)
+        return decode(path, entry.path)  # type: ignore[arg-type]
 
     def _load_manifest(self) -> None:
         if self._manifest_loaded or self._record is None:
