@@ -311,10 +311,12 @@ class Artifact:
     def add_reference(
         self, uri: str, name: str | None = None, checksum: bool = True, **_: Any
     ) -> list[ArtifactManifestEntry]:
-        """Add a reference (``file://`` or ``s3://``): checksummed by the sidecar, not copied.
+        """Add a reference (``file://`` or ``s3://``): recorded by URI and checksummed by the
+        sidecar (the sha256 of the content, read where it lives), never copied into the store;
+        ``download`` reads it there and fails if it changed since.
 
-        A ``file://`` folder adds each file under it. An ``s3://`` URI cannot be reached
-        from here: its checksum is that of the URI.
+        A ``file://`` folder adds each file under it; an ``s3://`` URI names one object (the
+        sidecar reaches S3 with the AWS variables). ``checksum=False`` records the URI alone.
 
         Raises:
             Error: another scheme, or a ``file://`` target that does not exist.
@@ -457,7 +459,8 @@ class Artifact:
         from tracker.api.artifact_files import download
 
         self._stored()
-        return download(self._api.store.blobs, rows, root)
+        store = self._api.store
+        return download(store.blobs, rows, root, getattr(store, "s3_defaults", None))
 
     def checkout(self, root: str | None = None) -> str:
         """Download into ``root`` and delete whatever else is there. Returns ``root``."""
