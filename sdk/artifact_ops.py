@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tracker.errors import Error
+from tracker.errors import ArgumentError, Error
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 WAIT_TIMEOUT = 24 * 3600.0
@@ -100,7 +100,7 @@ class ArtifactMethods:
             return artifact_or_path
         path = os.fspath(artifact_or_path)
         if not os.path.exists(path):
-            raise Error(f"log_artifact: {path} does not exist")
+            raise ArgumentError(f"log_artifact: {path} does not exist")
         art = Artifact(
             name or f"run-{self.id}-{os.path.basename(os.path.abspath(path))}",
             type_ or "unspecified",
@@ -205,7 +205,7 @@ class ArtifactMethods:
             type: the type the version must have.
 
         Raises:
-            Error: no such version, or another type.
+            ArgumentError: no such version, or another type (a ``ValueError`` too).
         """
         from tracker.api.artifact import Artifact
         from tracker.api.artifact_read import get_artifact
@@ -217,7 +217,7 @@ class ArtifactMethods:
         else:
             art = get_artifact(self._artifact_api(), _qualify(self, str(artifact_or_name)), type)
         if type is not None and art.type != type:
-            raise Error(f"artifact {art.name!r} is of type {art.type!r}, not {type!r}")
+            raise ArgumentError(f"artifact {art.name!r} is of type {art.type!r}, not {type!r}")
         self._send_edge("use", art)
         return art
 
@@ -230,12 +230,17 @@ class ArtifactMethods:
     def use_model(self, name: str) -> str:
         """Use a model version and download it; return the local folder.
 
+        Args:
+            name: ``[entity/][project/]name[:alias, :v<N> or :<digest>]`` (default alias
+                ``latest``).
+
         Raises:
-            Error: no such version, or not of a model type.
+            ArgumentError: no such version, or one whose type is not a model type (a
+                ``ValueError`` too, as in W&B).
         """
         art = self.use_artifact(name)
         if "model" not in art.type:
-            raise Error(f"use_model: {art.name!r} is of type {art.type!r}, not a model")
+            raise ArgumentError(f"use_model: {art.name!r} is of type {art.type!r}, not a model")
         return art.download()
 
     def link_artifact(
@@ -258,7 +263,15 @@ class ArtifactMethods:
         name: str | None = None,
         aliases: list[str] | None = None,
     ) -> Any:
-        """Log a model and link it to ``model-registry/<registered_model_name>``."""
+        """Log a model and link it to ``model-registry/<registered_model_name>``.
+
+        Raises:
+            ArgumentError: ``registered_model_name`` or ``name`` is a path (holds ``/``) or
+                has a ``:``; checked before anything is logged (a ``ValueError`` too).
+        """
+        from tracker.api.artifact import check_name
+
+        check_name(registered_model_name, "registered_model_name")
         art = self.log_model(path, name)
         self.link_artifact(art, f"model-registry/{registered_model_name}", aliases)
         return art
@@ -268,7 +281,7 @@ class ArtifactMethods:
 
         did = distributed_id or self.group
         if not did:
-            raise Error(f"{op}_artifact needs a distributed_id (or a run group)")
+            raise ArgumentError(f"{op}_artifact needs a distributed_id (or a run group)")
         if self._conn is not None and not self.offline and not self._finished:
             reply = self._conn.request(
                 Kind.ARTIFACT_REQUEST, self._token, "check", {"distributed_id": did}, timeout=30.0

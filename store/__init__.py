@@ -48,11 +48,11 @@ def open_store(uri: str, s3_defaults: dict[str, str] | None = None) -> Store:
         from tracker.store.pyarrowfs import open_blob_store
 
         blobs = open_blob_store(where.blobs, where.blob_options, s3_defaults)
-        return Store(where.display, PostgresCatalogue(where.conninfo), blobs)
+        return Store(where.display, PostgresCatalogue(where.conninfo), blobs, s3_defaults)
     from tracker.store.localfs import LocalBlobStore
     from tracker.store.sqlite import SqliteCatalogue
 
-    return Store(where.uri, SqliteCatalogue(where.path), LocalBlobStore(where.path))
+    return Store(where.uri, SqliteCatalogue(where.path), LocalBlobStore(where.path), s3_defaults)
 
 
 __all__ = ["BlobStore", "Catalogue", "Store", "open_store", "parse_store_uri"]

@@ -9,14 +9,13 @@ A replayed record whose version exists is answered from the catalogue.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from typing import Any
-from urllib.parse import urlparse
 
 from tracker.errors import Error
-from tracker.store.artifacts import hash_file, manifest_digest, store_file
+from tracker.store.artifacts import manifest_digest, store_file
+from tracker.store.references import reference_checksum
 
 OPS = ("log", "upsert", "finish", "use", "link")
 
@@ -110,7 +109,9 @@ def _store_entries(
     for entry in spec.get("entries") or []:
         path = entry["path"]
         if entry.get("ref"):
-            digest, size = _reference_checksum(entry["ref"], entry.get("checksum", True))
+            digest, size = reference_checksum(
+                entry["ref"], entry.get("checksum", True), getattr(store, "s3_defaults", None)
+            )
             files.append({"path": path, "digest": digest, "size": size, "ref": entry["ref"]})
         else:
             local = entry["local"]
@@ -121,18 +122,6 @@ def _store_entries(
             files.append({"path": path, "digest": digest, "size": size, "ref": None})
         progress.done(files[-1]["size"])
     return files, written
-
-
-def _reference_checksum(uri: str, checksum: bool) -> tuple[str, int]:
-    """A reference's digest: its target's sha256 for ``file://`` (when ``checksum``), else
-    the sha256 of the URI itself (the target is not reachable from here, or not asked for)."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "file" and checksum:
-        path = parsed.path
-        if not os.path.isfile(path):
-            raise Error(f"reference {uri} names no file")
-        return hash_file(path)
-    return hashlib.sha256(uri.encode()).hexdigest(), 0
 
 
 def _with_base(

@@ -371,7 +371,7 @@ class ArtifactCatalogue:
     def get_artifact(
         self, entity: str, project: str, collection: str, alias_or_version: str
     ) -> dict[str, Any] | None:
-        """A member of ``collection`` by alias or ``v<N>``, with ``aliases`` and ``version_index``
+        """A member of ``collection`` by alias, ``v<N>`` or manifest digest, with ``aliases`` and ``version_index``
         as that collection numbers it; None if there is none."""
         db = self._reader()
         if alias_or_version[:1] == "v" and alias_or_version[1:].isdigit():
@@ -385,6 +385,11 @@ class ArtifactCatalogue:
                 "WHERE entity = ? AND project = ? AND collection = ? AND alias = ?)",
                 (entity, project, collection, entity, project, collection, alias_or_version),
             )
+            if row is None and _is_digest(alias_or_version):  # W&B's name:<digest>
+                row = db.one(
+                    _MEMBERS + " AND a.digest = ? ORDER BY m.version_index DESC LIMIT 1",
+                    (entity, project, collection, alias_or_version),
+                )
         return self._with_aliases(db, row) if row else None
 
     def get_artifact_by_id(self, artifact_id: str) -> dict[str, Any] | None:
@@ -558,7 +563,13 @@ _UNREFERENCED = (
     "NOT EXISTS (SELECT 1 FROM artifact_drafts d WHERE d.digest = b.digest) AND "
     "NOT EXISTS (SELECT 1 FROM blob_pins p WHERE p.digest = b.digest AND p.pinned_at > ?)"
 )
+
+
 # members of a collection, with the version's content; args: entity, project, collection
+def _is_digest(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
 _MEMBERS = (
     f"SELECT {_VERSION_COLS}, m.collection, m.version_index AS member_index, "
     "m.entity AS member_entity, m.project AS member_project "

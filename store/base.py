@@ -255,12 +255,20 @@ class Store:
         uri: the store's URI (``file:///path`` for a local store).
         catalogue: the records.
         blobs: the bytes, by key.
+        s3_defaults: the S3 options it was opened with (artifact references use them).
     """
 
-    def __init__(self, uri: str, catalogue: Catalogue, blobs: BlobStore) -> None:
+    def __init__(
+        self,
+        uri: str,
+        catalogue: Catalogue,
+        blobs: BlobStore,
+        s3_defaults: dict[str, str] | None = None,
+    ) -> None:
         self.uri = uri
         self.catalogue = catalogue
         self.blobs = blobs
+        self.s3_defaults = dict(s3_defaults or {})  # for s3:// artifact references
 
     def delete_run(self, entity: str, project: str, run_id: str) -> None:
         """Remove a run's records, then its blobs (history, system metrics, files)."""

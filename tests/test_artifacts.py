@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures imported from shared_services are parameters here
 """Artifacts end to end (§12): a real sidecar hashes and stores, the read API reads back."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import textwrap
 import pytest
 import tracker
 from conftest import wait_until
+from shared_services import aws_env, s3  # noqa: F401 - fixtures
 from tracker.store.artifacts import BLOB_PREFIX
 
 
@@ -290,3 +292,74 @@ def test_bad_artifact_records_fail_their_job_and_hurt_nothing(tracker_env, api):
     run.finish()
     assert api.run(run.path).summary["i"] == 1
     assert api.artifact_collections("badrec") == []
+
+
+def test_a_table_an_image_and_json_added_to_an_artifact_read_back(tracker_env, api):
+    """``add(obj, name)`` / ``get(name)``: a Table kept as parquet (types, nulls, a mixed
+    column), an Image as PNG, a dict as JSON; read back by a fresh Api from the store."""
+    import numpy as np
+
+    table = tracker.Table(columns=["id", "score", "label", "mixed"])
+    table.add_data(1, 0.5, "cat", 3)
+    table.add_data(2, None, "dog", "three")
+    pixels = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    run = tracker.init(project="objs")
+    art = tracker.Artifact("evals", type="dataset")
+    assert art.add(table, "preds").path == "preds.table.parquet"
+    assert art.add(tracker.Image(pixels), "sample").path == "sample.image.png"
+    art.add({"k": [1, 2]}, "meta")
+    assert art.get("preds").data == table.data  # a draft reads its own files
+    with pytest.raises(ValueError, match="cannot be kept"):
+        art.add(tracker.Html("<b>x</b>"), "page")
+    run.log_artifact(art).wait()
+    run.finish()
+
+    stored = tracker.Api().artifact("objs/evals:latest")
+    got = stored.get("preds")
+    assert isinstance(got, tracker.Table)
+    assert got.columns == table.columns and got.data == table.data
+    assert (np.array(stored.get("sample").image) == pixels).all()
+    assert stored.get("meta") == {"k": [1, 2]}
+    with pytest.raises(KeyError):
+        stored.get("absent")
+
+
+def test_an_s3_reference_is_checksummed_downloaded_and_refused_once_changed(
+    tracker_env, aws_env, tmp_path
+):
+    """``add_reference("s3://...")`` on moto (loopback): the sidecar reads the object for its
+    sha256 (nothing copied into the store); download reads it from S3 and checks it; an object
+    changed since fails with the URI named; a missing one fails the version at ``wait()``."""
+    import hashlib
+
+    bucket = aws_env.new_bucket()
+    body = b"a,b\n1,2\n"
+    aws_env.client().put_object(Bucket=bucket, Key="data/train.csv", Body=body)
+    uri = f"s3://{bucket}/data/train.csv"
+    run = tracker.init(project="refs")
+    art = tracker.Artifact("remote", "dataset")
+    art.add_reference(uri)
+    run.log_artifact(art).wait()
+    missing = tracker.Artifact("gone", "dataset")
+    missing.add_reference(f"s3://{bucket}/no/such.csv")
+    run.log_artifact(missing)
+    with pytest.raises(tracker.Error, match=f"s3://{bucket}/no/such.csv cannot be read"):
+        missing.wait()
+    run.finish()
+
+    api = tracker.Api()
+    stored = api.artifact("refs/remote:latest")
+    entry = stored.get_entry("train.csv")
+    assert (entry.ref, entry.size, entry.digest) == (
+        uri,
+        len(body),
+        hashlib.sha256(body).hexdigest(),
+    )
+    assert blob_bytes(api) == 0  # a reference is never copied into the store
+    root = stored.download(str(tmp_path / "dl"))
+    assert open(os.path.join(root, "train.csv"), "rb").read() == body
+    stored.verify(root)
+    aws_env.client().put_object(Bucket=bucket, Key="data/train.csv", Body=b"changed")
+    with pytest.raises(tracker.Error, match=f"{uri} no longer matches its checksum"):
+        stored.download(str(tmp_path / "dl2"))
+    assert not os.path.exists(tmp_path / "dl2" / "train.csv")  # nothing half-written

@@ -119,3 +119,69 @@ def test_an_offline_runs_artifact_is_built_by_sync(tracker_env):
     assert stored.logged_by().id == run.id
     stored.download(f"{root}/dl")
     assert open(f"{root}/dl/w.bin", "rb").read() == b"offline" * 100
+
+
+WRITER = textwrap.dedent(
+    """
+    import os, sys, tracker
+    n = int(sys.argv[1])
+    pool = [os.urandom(2 << 20) for _ in range(4)]  # 2 MiB each: hashing takes a moment
+    run = tracker.init(project="gcw")
+    api = tracker.Api()
+    for i in range(n):
+        art = tracker.Artifact("ckpt", type="model")
+        with art.new_file("w.bin", mode="wb") as fh:
+            fh.write(pool[i % 4])
+        with art.new_file("step.txt") as fh:
+            fh.write(str(i))
+        run.log_artifact(art).wait()
+        if i % 2:  # odd versions go: pool[1] and pool[3] lose every reference, then come back
+            api.artifact(f"gcw/ckpt:v{i}").delete(delete_aliases=True)
+    run.finish()
+    """
+)
+GC_LOOP = textwrap.dedent(
+    """
+    import os, sys, time
+    from tracker.store import open_store
+    from tracker.store.artifacts import collect_garbage
+    store, removed = open_store(sys.argv[1]), 0
+    while not os.path.exists(sys.argv[2]):
+        removed += collect_garbage(store)["blobs"]
+        time.sleep(0.02)
+    print(removed)
+    """
+)
+
+
+def test_gc_in_other_processes_never_breaks_a_version_being_written(tracker_env):
+    """One process logs versions (2 MiB files, half of them deleted so that their blobs lose
+    every reference and are logged again later) while ``tracker-service gc`` runs again and
+    again, and a second process collects in a tight loop: every kept version downloads and
+    verifies at the end, and gc did remove blobs meanwhile."""
+    root, n = tracker_env["root"], 6
+    stop = os.path.join(root, "stop")
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(n)], stderr=subprocess.PIPE)
+    looper = subprocess.Popen(
+        [sys.executable, "-c", GC_LOOP, tracker_env["store"], stop],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    cli_removed = 0
+    while writer.poll() is None:
+        out = _cli("gc", "--json")
+        assert out.returncode == 0, out.stderr
+        cli_removed += json.loads(out.stdout)["blobs"]
+    open(stop, "w").close()
+    loop_out, loop_err = looper.communicate(timeout=60)
+    assert writer.returncode == 0, writer.stderr.read().decode()
+    assert looper.returncode == 0, loop_err.decode()
+    assert cli_removed + int(loop_out) > 0  # gc had work while the versions were written
+
+    api = tracker.Api()
+    kept = api.artifact_versions("model", "gcw/ckpt")
+    assert {a.version for a in kept} == {f"v{i}" for i in range(0, n, 2)}
+    for art in kept:
+        folder = art.download(os.path.join(root, "dl", art.version))
+        art.verify(folder)
+        assert open(os.path.join(folder, "step.txt")).read() == art.version[1:]

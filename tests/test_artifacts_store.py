@@ -8,9 +8,12 @@ import os
 import uuid
 
 import pytest
+import tracker
 from shared_services import aws_env, postgres, s3, shared_uri  # noqa: F401 - fixtures
+from tracker.api.artifact import check_aliases
 from tracker.api.artifact_files import download
-from tracker.errors import Error
+from tracker.api.artifact_read import parse_artifact_path
+from tracker.errors import ArgumentError, Error
 from tracker.settings import Env
 from tracker.store import open_store
 from tracker.store.artifact_build import Progress, build
@@ -73,6 +76,10 @@ def test_versions_dedup_aliases_and_replay(store, tmp_path):
     assert cat.get_artifact("ent", "proj", "ds", "best")["version_index"] == 1  # alias moved
     assert cat.get_artifact("ent", "proj", "ds", "again")["version_index"] == 0
     assert cat.get_artifact("ent", "proj", "ds", "latest")["version_index"] == 1
+    assert (
+        cat.get_artifact("ent", "proj", "ds", v0["digest"])["version_index"] == 0
+    )  # name:<digest>
+    assert cat.get_artifact("ent", "proj", "ds", "f" * 64) is None
 
 
 def test_a_changed_source_is_refused_and_nothing_is_committed(store, tmp_path):
@@ -181,3 +188,22 @@ def test_a_replayed_record_is_answered_from_the_catalogue(store, tmp_path):
     use = {"op": "use", "id": uuid.uuid4().hex, "artifact_id": again["id"]}  # names the draft
     assert run_build(store, use)["artifact"]["artifact_id"] == first["artifact_id"]
     assert store.catalogue.artifact_users(first["artifact_id"]) == [REF]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: tracker.Artifact("entity/project/name", "model"),
+        lambda: tracker.Artifact("name:v0", "model"),
+        lambda: tracker.Artifact("ok", "model").add_file("/no/such/file"),
+        lambda: tracker.Artifact("ok", "model").add_reference("gs://bucket/key"),
+        lambda: tracker.Artifact("ok", "model").add({"a": object()}, "x"),
+        lambda: check_aliases(["a:b"]),
+        lambda: parse_artifact_path(None, "e/p/name:v0:x"),
+    ],
+)
+def test_wrong_usage_is_both_a_tracker_error_and_a_value_error(call):
+    """W&B raises ValueError for these; a W&B user's ``except ValueError`` still works."""
+    with pytest.raises(ArgumentError) as info:
+        call()
+    assert isinstance(info.value, ValueError) and isinstance(info.value, Error)

@@ -15,8 +15,9 @@ ALLOWED = {
     "proto": ("tracker.proto",),
     "store": ("tracker.store", "tracker.errors"),
     "service": ("tracker.service", "tracker.proto", "tracker.store", "tracker.errors"),
+    # tracker.media: the value types (a leaf package) that Artifact.get gives back
     "sdk/api": ("tracker.api", "tracker.store", "tracker.proto", "tracker.client", "tracker.errors",
-                "tracker.settings", "tracker.naming"),
+                "tracker.settings", "tracker.naming", "tracker.media"),
     "sdk/media": ("tracker.media",),
     # the UI reads like the read API: the store, plus the sidecar's live tail via tracker.client
     "ui": ("tracker.ui", "tracker.store", "tracker.api", "tracker.client", "tracker.errors"),

@@ -7,7 +7,7 @@ defined before it as a W&B user would; the pages' placeholder paths (``/local/di
 ``/User/...``) become real folders of the test. Where the page says what comes out, an
 epilogue checks it (in the script, then through ``tracker.Api``).
 
-Blocks that need media (issue 10) or artifacts (issue 9) are strict xfails naming that issue:
+Blocks that need media (issue 10) are strict xfails naming that issue:
 they fail today and turn into failures of this module as soon as they pass, so whoever
 lands that issue removes the mark.
 """
@@ -23,21 +23,27 @@ import tracker
 from seed_examples import Example, as_script, examples
 
 ISSUE_10 = "waits for issue 10 (media types)"
-ISSUE_9 = "waits for issue 9 (artifacts and models)"
 WAITS = {
     "seed000-L447": ISSUE_10,  # wandb.plots.precision_recall
     "seed000-L452": ISSUE_10,  # wandb.Object3D
     "seed002-L562": ISSUE_10,
     "seed003-L328": ISSUE_10,
-    "seed001-L348": ISSUE_9,  # run.use_artifact, used_artifacts()
-    "seed002-L328": ISSUE_9,  # link_model, wrong usage: must raise
-    "seed002-L336": ISSUE_9,
-    "seed002-L688": ISSUE_9,  # log_model, wrong usage: must raise
-    "seed002-L942": ISSUE_9,  # run.use_model
-    "seed002-L958": ISSUE_9,  # use_model, wrong usage: must raise
 }
-# The pages' "wrong usage" examples: W&B raises (ValueError or AssertionError).
+# The pages' "wrong usage" examples: W&B raises (ValueError or AssertionError). The script
+# prints the raised exception's classes (its MRO), so that an exception of tracker's own
+# class that is also a ValueError counts, as it does for a W&B user's ``except ValueError``.
 MUST_RAISE = {"seed002-L328", "seed002-L336", "seed002-L688", "seed002-L958"}
+RAISED = textwrap.dedent(
+    """
+    import sys as _sys
+
+    def _hook(kind, exc, tb, _default=_sys.excepthook):
+        print("raised:", " ".join(c.__name__ for c in kind.__mro__), file=_sys.stderr)
+        _default(kind, exc, tb)
+
+    _sys.excepthook = _hook
+    """
+)
 
 FINISHED = textwrap.dedent(
     """
@@ -71,7 +77,10 @@ EPILOGUES = {
     "seed001-L160": 'assert run.state == "pending"\n'
     'assert api.run("entity/project/my-pending-run").state == "pending"\n',
     "seed001-L301": "assert losses == [1.0, 0.5, 0.25]\n",
+    "seed001-L348": "assert [a.name for a in finished_run.used_artifacts()] == ['test_artifact:v0']\n",
     "seed004-L193": "assert losses == [1.0, 0.5, 0.25]\n",
+    "seed002-L942": FINISHED
+    + "assert [a.name for a in _stored.used_artifacts()] == 3 * ['my_model_artifact:v0']\n",
 }
 EPILOGUES["seed002-L462"] = EPILOGUES["seed000-L358"]
 EPILOGUES["seed002-L471"] = EPILOGUES["seed000-L367"]
@@ -79,6 +88,18 @@ EPILOGUES["seed002-L471"] = EPILOGUES["seed000-L367"]
 READ_RUNS = {
     "seed001-L301": ("entity", "project-name", "run-id"),
     "seed004-L193": ("l2k2", "examples-numpy-boston", "i0wt6xua"),
+}
+
+# The versions the artifact examples use, logged beforehand as a W&B user's earlier run would:
+# (entity or None for the default one, project, name, type). The pages' ``<digest>`` placeholder
+# becomes the digest of the last one.
+ARTIFACTS = {
+    "seed001-L348": [(None, "artifact-example", "test_artifact", "dataset")],
+    "seed002-L942": [
+        (None, "uncategorized", "my_model_artifact", "model"),
+        (None, "my_project", "my_model_artifact", "model"),
+        ("my_entity", "my_project", "my_model_artifact", "model"),
+    ],
 }
 
 
@@ -139,6 +160,18 @@ def _read_run(entity: str, project: str, run_id: str) -> None:
     run.finish()
 
 
+def _log_artifacts(wanted: list, root: str) -> str:
+    """Log each wanted version (one file) in its own run; return the last one's digest."""
+    digest = ""
+    for entity, project, name, type_ in wanted:
+        run = tracker.init(entity=entity, project=project)
+        art = tracker.Artifact(name, type=type_)
+        art.add_file(os.path.join(root, "local", "directory", "model.pt"))
+        digest = run.log_artifact(art).wait().digest
+        run.finish()
+    return digest
+
+
 def _cases() -> list:
     cases = []
     for example in examples():
@@ -165,10 +198,15 @@ def test_seed_example_runs_with_tracker_as_wandb(example: Example, tracker_env, 
     if example.id in READ_RUNS:
         _read_run(*READ_RUNS[example.id])
     code = _placeholders(as_script(example.code), root)
+    if example.id in ARTIFACTS:
+        code = code.replace("<digest>", _log_artifacts(ARTIFACTS[example.id], root))
     body = _prelude(code) + code + "\n" + EPILOGUES.get(example.id, "")
-    proc = run_script(body, timeout=120)
     if example.id in MUST_RAISE:
+        proc = run_script(RAISED + body, timeout=120)
         assert proc.returncode != 0
-        assert re.search(r"^(ValueError|AssertionError)", proc.stderr, re.M), proc.stderr
+        assert re.search(r"^raised: .*\b(ValueError|AssertionError)\b", proc.stderr, re.M), (
+            proc.stderr
+        )
         return
+    proc = run_script(body, timeout=120)
     assert proc.returncode == 0, f"script failed:\n{body}\n--- stderr:\n{proc.stderr}"

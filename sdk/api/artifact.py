@@ -10,7 +10,6 @@ its manifest in the catalogue and its files in the store's content-addressed blo
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 import uuid
@@ -18,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 from urllib.parse import urlparse
 
-from tracker.errors import Error
+from tracker.errors import ArgumentError, Error
 
 REFERENCE_SCHEMES = ("file", "s3")
 
@@ -27,13 +26,13 @@ def check_name(name: Any, what: str = "artifact name") -> str:
     """An artifact or collection name: text without ``/`` or ``:``.
 
     Raises:
-        Error: an empty name, or one with ``/`` or ``:`` in it.
+        ArgumentError: an empty name, or one with ``/`` or ``:`` in it.
     """
     if not isinstance(name, str) or not name.strip():
-        raise Error(f"{what} must be non-empty text, got {name!r}")
+        raise ArgumentError(f"{what} must be non-empty text, got {name!r}")
     for bad in ("/", ":"):
         if bad in name:
-            raise Error(
+            raise ArgumentError(
                 f"{what} {name!r} may not contain {bad!r} (use 'name', and 'name:alias' only "
                 "when reading a version)"
             )
@@ -43,10 +42,12 @@ def check_name(name: Any, what: str = "artifact name") -> str:
 def check_entry_name(name: Any) -> str:
     """A path inside an artifact: relative, ``/``-separated, never climbing out."""
     if not isinstance(name, str) or not name:
-        raise Error(f"artifact entry name must be non-empty text, got {name!r}")
+        raise ArgumentError(f"artifact entry name must be non-empty text, got {name!r}")
     norm = name.replace(os.sep, "/")
     if norm.startswith("/") or any(seg in ("", ".", "..") for seg in norm.split("/")):
-        raise Error(f"artifact entry name {name!r} must be a relative path inside the artifact")
+        raise ArgumentError(
+            f"artifact entry name {name!r} must be a relative path inside the artifact"
+        )
     return norm
 
 
@@ -148,7 +149,9 @@ class Artifact:
         self._name = check_name(name)
         self._type = check_name(type, "artifact type")
         if metadata is not None and not isinstance(metadata, dict):
-            raise Error(f"artifact metadata must be a dict, got {metadata.__class__.__name__}")
+            raise ArgumentError(
+                f"artifact metadata must be a dict, got {metadata.__class__.__name__}"
+            )
         self.description = description
         self.metadata = dict(metadata or {})
         self.incremental = bool(incremental)
@@ -253,7 +256,7 @@ class Artifact:
 
     def _put(self, entry: ArtifactManifestEntry, overwrite: bool = True) -> ArtifactManifestEntry:
         if not overwrite and entry.path in self._entries:
-            raise Error(f"artifact {self._name!r} already has an entry {entry.path!r}")
+            raise ArgumentError(f"artifact {self._name!r} already has an entry {entry.path!r}")
         self._entries[entry.path] = entry
         self._removed.discard(entry.path)
         return entry
@@ -280,7 +283,7 @@ class Artifact:
         self._writable()
         path = os.path.abspath(os.fspath(local_path))
         if not os.path.isfile(path):
-            raise Error(f"add_file: {local_path} is not a file")
+            raise ArgumentError(f"add_file: {local_path} is not a file")
         entry_name = check_entry_name(name if name is not None else os.path.basename(path))
         return self._put(
             ArtifactManifestEntry(entry_name, local_path=path, is_tmp=is_tmp, artifact=self),
@@ -296,7 +299,7 @@ class Artifact:
         self._writable()
         root = os.path.abspath(os.fspath(local_path))
         if not os.path.isdir(root):
-            raise Error(f"add_dir: {local_path} is not a directory")
+            raise ArgumentError(f"add_dir: {local_path} is not a directory")
         prefix = check_entry_name(name).rstrip("/") + "/" if name else ""
         for dirpath, dirs, files in os.walk(root):
             dirs.sort()
@@ -308,10 +311,12 @@ class Artifact:
     def add_reference(
         self, uri: str, name: str | None = None, checksum: bool = True, **_: Any
     ) -> list[ArtifactManifestEntry]:
-        """Add a reference (``file://`` or ``s3://``): checksummed by the sidecar, not copied.
+        """Add a reference (``file://`` or ``s3://``): recorded by URI and checksummed by the
+        sidecar (the sha256 of the content, read where it lives), never copied into the store;
+        ``download`` reads it there and fails if it changed since.
 
-        A ``file://`` folder adds each file under it. An ``s3://`` URI cannot be reached
-        from here: its checksum is that of the URI.
+        A ``file://`` folder adds each file under it; an ``s3://`` URI names one object (the
+        sidecar reaches S3 with the AWS variables). ``checksum=False`` records the URI alone.
 
         Raises:
             Error: another scheme, or a ``file://`` target that does not exist.
@@ -319,7 +324,7 @@ class Artifact:
         self._writable()
         parsed = urlparse(str(uri))
         if parsed.scheme not in REFERENCE_SCHEMES:
-            raise Error(
+            raise ArgumentError(
                 f"add_reference: {uri!r} has no supported scheme ({', '.join(REFERENCE_SCHEMES)})"
             )
         base = name or os.path.basename(parsed.path.rstrip("/")) or parsed.netloc
@@ -334,7 +339,7 @@ class Artifact:
                     )))  # fmt: skip
             return added
         if parsed.scheme == "file" and not os.path.isfile(parsed.path):
-            raise Error(f"add_reference: {uri} names no file or folder")
+            raise ArgumentError(f"add_reference: {uri} names no file or folder")
         entry = ArtifactManifestEntry(
             check_entry_name(base), ref=str(uri), checksum=checksum, artifact=self
         )
@@ -359,18 +364,23 @@ class Artifact:
         self.add_file(path, rel, is_tmp=True, overwrite=True)
 
     def add(self, obj: Any, name: str) -> ArtifactManifestEntry:
-        """Add an object as a JSON file (``name.json``): a dict or list, or anything with a
-        ``to_json()`` (tables, media objects) that returns one."""
-        data = obj.to_json() if hasattr(obj, "to_json") else obj
-        rel = name if name.endswith(".json") else f"{name}.json"
-        try:
-            text = json.dumps(data)
-        except (TypeError, ValueError) as exc:
-            raise Error(
-                f"add({name!r}): cannot store {type(obj).__name__} as JSON: {exc}"
-            ) from None
-        with self.new_file(rel) as fh:
-            fh.write(text)
+        """Add an object as a file of the version; :meth:`get` gives it back.
+
+        Args:
+            obj: a ``tracker.Table`` (stored as ``name.table.parquet``), a ``tracker.Image``
+                (``name.image.png``), or a dict, a list or an object with ``to_json()``
+                (``name.json``).
+            name: the name to ``get`` it by.
+
+        Raises:
+            ArgumentError: another media type, or an object that is not JSON.
+            ValueError: a table or image that could not be logged either.
+        """
+        from tracker.api.artifact_objects import encode
+
+        rel, data = encode(obj, check_entry_name(name))
+        with self.new_file(rel, mode="wb") as fh:
+            fh.write(data)
         return self._entries[check_entry_name(rel)]
 
     def remove(self, item: str | ArtifactManifestEntry) -> None:
@@ -407,12 +417,19 @@ class Artifact:
         return [self._entries[p] for p in sorted(self._entries)]
 
     def get(self, name: str) -> Any:
-        """A JSON entry added with :meth:`add`, read back (downloaded if needed)."""
-        rel = name if name.endswith(".json") else f"{name}.json"
-        entry = self.get_entry(rel)
+        """An object added with :meth:`add` (a Table, an Image, JSON), read back (its file
+        downloaded if needed).
+
+        Raises:
+            KeyError: no entry of that name.
+        """
+        from tracker.api.artifact_objects import decode, entry_for
+
+        self._load_manifest()
+        rel = entry_for(list(self._entries), name)
+        entry = self.get_entry(rel or name)
         path = entry.local_path if self._record is None else entry.download()
-        with open(path) as fh:  # type: ignore[arg-type]
-            return json.load(fh)
+        return decode(path, entry.path)  # type: ignore[arg-type]
 
     def _load_manifest(self) -> None:
         if self._manifest_loaded or self._record is None:
@@ -442,7 +459,8 @@ class Artifact:
         from tracker.api.artifact_files import download
 
         self._stored()
-        return download(self._api.store.blobs, rows, root)
+        store = self._api.store
+        return download(store.blobs, rows, root, getattr(store, "s3_defaults", None))
 
     def checkout(self, root: str | None = None) -> str:
         """Download into ``root`` and delete whatever else is there. Returns ``root``."""
@@ -569,12 +587,12 @@ def check_aliases(aliases: Any) -> list[str]:
     """Aliases as a list of names (one string is one alias).
 
     Raises:
-        Error: an alias that is not text, or holds ``/``, ``:`` or ``,``.
+        ArgumentError: an alias that is not text, or holds ``/``, ``:`` or ``,``.
     """
     if aliases is None:
         return []
     items = [aliases] if isinstance(aliases, str) else list(aliases)
     for a in items:
         if not isinstance(a, str) or not a or any(c in a for c in "/:,"):
-            raise Error(f"bad artifact alias {a!r}: non-empty text without '/', ':' or ','")
+            raise ArgumentError(f"bad artifact alias {a!r}: non-empty text without '/', ':' or ','")
     return items

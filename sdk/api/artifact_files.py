@@ -15,11 +15,11 @@ import json
 import os
 import uuid
 from typing import Any
-from urllib.parse import urlparse
 
 from tracker.errors import Error
 from tracker.store.artifacts import blob_key, hash_file
 from tracker.store.base import CHUNK
+from tracker.store.references import open_reference, unchecked_digest
 
 CACHE = ".tracker-artifact.json"
 
@@ -63,8 +63,11 @@ def target(root: str, rel: str) -> str:
     return dest
 
 
-def download(blobs: Any, files: list[dict[str, Any]], root: str) -> dict[str, int]:
-    """Bring ``root`` to hold every file of the manifest ``files`` with the right hash.
+def download(
+    blobs: Any, files: list[dict[str, Any]], root: str, s3_options: dict[str, Any] | None = None
+) -> dict[str, int]:
+    """Bring ``root`` to hold every file of the manifest ``files`` with the right hash
+    (references read where they live: ``s3_options`` for ``s3://`` ones).
 
     Returns:
         ``{"downloaded": n, "skipped": m}``.
@@ -83,7 +86,7 @@ def download(blobs: Any, files: list[dict[str, Any]], root: str) -> dict[str, in
             continue
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         if f.get("ref"):
-            _copy_checked(_open_reference(f), dest, f)
+            _copy_checked(_open_reference(f, s3_options), dest, f)
         else:
             try:
                 src = blobs.open(blob_key(f["digest"]))
@@ -99,16 +102,10 @@ def download(blobs: Any, files: list[dict[str, Any]], root: str) -> dict[str, in
     return counts
 
 
-def _open_reference(f: dict[str, Any]) -> Any:
-    parsed = urlparse(f["ref"])
-    if parsed.scheme != "file":
-        raise Error(f"reference {f['ref']} cannot be downloaded here (only file:// is reachable)")
-    if f["size"] == 0 and hashlib.sha256(f["ref"].encode()).hexdigest() == f["digest"]:
+def _open_reference(f: dict[str, Any], s3_options: dict[str, Any] | None) -> Any:
+    if f["size"] == 0 and unchecked_digest(f["ref"]) == f["digest"]:
         raise Error(f"reference {f['ref']} was logged without a checksum: nothing to verify")
-    try:
-        return open(parsed.path, "rb")
-    except OSError as exc:
-        raise Error(f"reference {f['ref']} cannot be read: {exc}") from None
+    return open_reference(f["ref"], s3_options)
 
 
 def _copy_checked(src: Any, dest: str, f: dict[str, Any]) -> None:

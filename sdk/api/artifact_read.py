@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.api.artifact import Artifact, check_name
-from tracker.errors import Error
+from tracker.errors import ArgumentError
 
 REGISTRY_PROJECT = "model-registry"
 
@@ -15,16 +15,16 @@ def parse_artifact_path(api: Any, path: str) -> tuple[str, str, str, str]:
     """``[entity/][project/]name[:alias_or_version]`` -> (entity, project, name, alias).
 
     Raises:
-        Error: an empty part, a ``:`` anywhere but before the alias, too many parts.
+        ArgumentError: an empty part, a ``:`` anywhere but before the alias, too many parts.
     """
     if not isinstance(path, str) or not path:
-        raise Error(f"artifact path must be non-empty text, got {path!r}")
+        raise ArgumentError(f"artifact path must be non-empty text, got {path!r}")
     head, colon, alias = path.rpartition(":")
     if not colon:
         head, alias = path, "latest"
     parts = head.split("/")
     if len(parts) > 3 or any(not p for p in parts) or ":" in head or not alias:
-        raise Error(
+        raise ArgumentError(
             f"bad artifact path {path!r}: use [entity/][project/]name[:alias or v<N>] "
             "(one ':' before the alias)"
         )
@@ -40,11 +40,11 @@ def parse_target(target: str, entity: str, project: str) -> tuple[str, str, str]
     ``entity/project/name`` -> (entity, project, collection).
 
     Raises:
-        Error: an empty part, too many parts, or a ``:`` in it.
+        ArgumentError: an empty part, too many parts, or a ``:`` in it.
     """
     parts = str(target).split("/")
     if any(not p for p in parts) or len(parts) > 3 or ":" in str(target):
-        raise Error(
+        raise ArgumentError(
             f"bad link target {target!r}: use model-registry/<name> or [entity/]project/name"
         )
     if len(parts) == 1:
@@ -65,16 +65,17 @@ def get_artifact(api: Any, path: str, type_: str | None = None) -> Artifact:
     """``Api().artifact(path, type)``.
 
     Raises:
-        Error: no such collection, alias or version; or another type than ``type_``.
+        ArgumentError: no such collection, alias or version; or another type than
+            ``type_`` (a ``ValueError`` too: W&B raises ``ValueError`` for both).
     """
     entity, project, name, alias = parse_artifact_path(api, path)
     record = api.store.catalogue.get_artifact(entity, project, name, alias)
     if record is None:
         known = api.store.catalogue.artifact_members(entity, project, name)
         what = f"no alias or version {alias!r}" if known else "no such artifact"
-        raise Error(f"artifact {entity}/{project}/{name}:{alias} not found: {what}")
+        raise ArgumentError(f"artifact {entity}/{project}/{name}:{alias} not found: {what}")
     if type_ is not None and record["type"] != type_:
-        raise Error(
+        raise ArgumentError(
             f"artifact {entity}/{project}/{name} is of type {record['type']!r}, not {type_!r}"
         )
     return from_record(api, record)
