@@ -150,7 +150,7 @@ class HistoryWriter:
         self.inflight: dict[int, Any] = {}  # index in this life -> pyarrow.Table being written
         self.rows_exported = rows_exported
         self.last_cut = time.monotonic()
-        self.keys: dict[str, None] = {}
+        self.keys: dict[str, None] = {}  # see logged_keys()
         self.error: str | None = None
         self.log = log
         self.failed: dict[int, Any] = {}
@@ -177,7 +177,17 @@ class HistoryWriter:
         rows, self.rows = self.rows, []
         index = self.cuts
         self.cuts += 1
-        self._submit(index, build_table(rows))
+        table = build_table(rows)
+        self.keys.update(dict.fromkeys(k for k in table.column_names if k != NULLS))
+        self._submit(index, table)
+
+    def logged_keys(self) -> list[str]:
+        """The keys of the rows so far: those of every part cut, and of the latest row (a
+        running run's keys show before its first part; a key only older rows since the last
+        cut have shows at the next cut)."""
+        if self.rows:
+            self.keys.update(dict.fromkeys(self.rows[-1]))
+        return list(self.keys)
 
     @property
     def next_part(self) -> int | None:
@@ -213,7 +223,6 @@ class HistoryWriter:
             self.first_part = result - index
         self.error = None
         self.failures = 0
-        self.keys.update(dict.fromkeys(k for k in table.column_names if k != NULLS))
         self.rows_exported += table.num_rows
         self._compact_when_written()
 

@@ -497,7 +497,7 @@ class RunSession:
             "last_step": self.committer.last_committed,
             "rows_committed": self.rows_committed,
             "rows_exported": history.rows_exported if history else 0,
-            "history_keys": list(history.keys) if history else [],
+            "history_keys": history.logged_keys() if history else [],
             "history_parts": history.next_part if history else 0,
             "run_dir": self.run_dir,
             "mode": self.mode,

@@ -435,3 +435,12 @@ def test_none_and_mixed_types_survive_parts_and_compaction(api):
     assert rows[5]["v"] == 5 and rows[20_000]["v"] == "s20000"
     assert rows[1]["n"] is None and rows[2]["n"] == 2
     assert all(("n" in r) and ("v" in r) for r in rows)
+
+
+def test_history_keys_of_a_running_run_show_before_its_first_part(api):
+    run = wandb.init(project="reads", settings={"system_sample_interval": 0})
+    run.log({"loss": 0.5, "acc": 0.1})
+    # a part is cut every 10 s or 10,000 rows: the keys (and the UI's charts) come sooner
+    keys = wait_until(lambda: api.run(run.path).history_keys["keys"], timeout=5)
+    assert {"loss", "acc"} <= set(keys)
+    run.finish()
