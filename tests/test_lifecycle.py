@@ -321,3 +321,20 @@ def test_one_request_function_reaches_a_sidecar_by_paths_endpoint_or_transport(t
     body = request(run._transport, Kind.STATUS, run._token, timeout=5.0)
     assert body["last_step_committed"] == 0  # ordered after the record published before it
     run.finish()
+
+
+def test_a_sidecar_that_exits_is_reaped_by_the_process_that_started_it(tracker_env):
+    import json
+
+    import psutil
+    from conftest import _stop_sidecar
+    from tracker.client.runtime import sidecar_paths
+
+    run = tracker.init(project="life")
+    run.finish()
+    pid = json.load(open(sidecar_paths(tracker_env["store"]).info))["pid"]
+    assert pid in {c.pid for c in psutil.Process().children()}  # this test started it
+    _stop_sidecar(tracker_env["store"])
+
+    # gone, not a zombie child of this process (a zombie's pid still exists)
+    wait_until(lambda: not psutil.pid_exists(pid), timeout=10)

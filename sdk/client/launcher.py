@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from typing import Any
 
 from tracker import state
@@ -38,7 +39,7 @@ def spawn_sidecar(paths: SidecarPaths, idle_timeout: float) -> subprocess.Popen:
     # a fresh log marks the folder as in use until the new sidecar holds the lock
     os.utime(paths.log)
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -62,6 +63,10 @@ def spawn_sidecar(paths: SidecarPaths, idle_timeout: float) -> subprocess.Popen:
         )
     finally:
         log.close()
+    # reaped the moment it exits: a long-lived process that started sidecars for many stores
+    # (a test session, a notebook) would otherwise keep one zombie per store
+    threading.Thread(target=proc.wait, name="tracker-sidecar-reaper", daemon=True).start()
+    return proc
 
 
 class Connection:
