@@ -26,7 +26,17 @@ from tracker.training_run import Run, RunStatus
 from tracker.wandb_module import login, require, setup, termerror, termlog, termwarn
 
 __version__ = "0.1.0"
-_MEDIA_NAMES = ["Histogram", "Html", "Image", "Object3D", "Table", "Video", "plot", "plot_table"]
+_MEDIA_NAMES = [
+    "Histogram",
+    "Html",
+    "Image",
+    "Object3D",
+    "Table",
+    "Video",
+    "plot",
+    "plot_table",
+    "plots",
+]
 
 __all__ = [
     "AlertLevel",

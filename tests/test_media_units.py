@@ -115,3 +115,20 @@ def test_the_gate_holds_rows_until_their_media_is_encoded_and_keeps_order(tmp_pa
     book.take(data)
     book.on_row({**data, "_step": 2})
     assert out[-1]["img"]["_type"] == "media-error" and book.errors == 1
+
+
+def test_object3d_reads_an_open_file_its_type_from_the_name_or_file_type(tmp_path):
+    import io
+
+    path = tmp_path / "mesh.obj"
+    path.write_text("v 0 0 0\n")
+    with open(path) as text, open(path, "rb") as binary:
+        assert tracker.Object3D(text).to_log_value("k")["encoded"] == b"v 0 0 0\n"
+        assert tracker.Object3D(binary).to_log_value("k")["format"] == "obj"
+    cell = tracker.Object3D(io.BytesIO(b"glTF"), file_type="glb").to_log_value("k")
+    assert (cell["format"], cell["encoded"]) == ("glb", b"glTF")
+    with pytest.raises(ValueError, match="file_type"):
+        tracker.Object3D(io.BytesIO(b"x"))
+    with pytest.warns(DeprecationWarning, match="tracker.plot.pr_curve"):
+        chart = tracker.plots.precision_recall([0, 1], [[0.9, 0.1], [0.2, 0.8]], ["a", "b"])
+    assert chart.to_log_value("pr")["plot"] == "pr_curve"
