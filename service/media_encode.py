@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 RAW_SUFFIX = "-raw"
+FILES = "_files"  # the extra files of a reference (masks, a table's images), synced with it
 HIST_BINS = 64
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._/-]+")
@@ -100,7 +101,7 @@ def encode_image(cell: dict, files_dir: str, key: str, step: int) -> dict:
         data, ext = _png(arr, cell.get("mode")), "png"
         height, width = int(arr.shape[0]), int(arr.shape[1])
     ref = _write(files_dir, "images", key, step, ext, data)
-    return {
+    result = {
         "_type": "image-file",
         **ref,
         "width": width,
@@ -108,6 +109,39 @@ def encode_image(cell: dict, files_dir: str, key: str, step: int) -> dict:
         "format": ext,
         "caption": cell.get("caption"),
     }
+    if "boxes" in cell or "masks" in cell or "classes" in cell:
+        _overlays(cell, result, files_dir, key, step)
+    return result
+
+
+def _overlays(cell: dict, result: dict, files_dir: str, key: str, step: int) -> None:
+    """Boxes and classes as JSON text in the reference (like a chart: one string column
+    whatever their shape); each mask a PNG beside the image, listed in ``_files``."""
+    for name in ("boxes", "classes"):
+        if cell.get(name) is not None:
+            result[name] = json.dumps(cell[name])
+    if cell.get("masks") is None:
+        return
+    masks, files = {}, []
+    for group, mask in cell["masks"].items():
+        data = mask["encoded"] if "encoded" in mask else _png(array_of(mask["mask"]), "L")
+        ref = _write(files_dir, "images/mask", key, step, "mask.png", data)
+        masks[group] = {"_type": "mask", **ref, "class_labels": mask.get("class_labels")}
+        files.append(ref["path"])
+    result["masks"] = json.dumps(masks)
+    result[FILES] = files
+
+
+def take_files(ref: Any) -> list[str]:
+    """Every file a reference names (its own, a list's items', masks', a table's images'),
+    taking off the ``_files`` list the encoders leave for this."""
+    if type(ref) is not dict:
+        return []
+    names = [ref["path"]] if ref.get("path") else []
+    names.extend(ref.pop(FILES, ()))
+    for item in ref.get("items") or ():
+        names.extend(take_files(item))
+    return names
 
 
 def encode_video(cell: dict, files_dir: str, key: str, step: int) -> dict:
@@ -201,10 +235,31 @@ def _arrow_column(pa: Any, values: list) -> Any:
         )
 
 
+def _table_media(cell: dict, files_dir: str, key: str, step: int) -> list[str]:
+    """Encode the media cells of a table (images in rows) in place; return their files."""
+    files: list[str] = []
+
+    def encoded(value: Any) -> Any:
+        if not is_raw(value):
+            return value
+        ref = encode_cell(value, files_dir, key, step)
+        files.extend(take_files(ref))
+        return ref
+
+    if "rows" in cell:
+        cell["rows"] = [[encoded(v) for v in row] for row in cell["rows"]]
+    else:
+        cell["arrays"] = [
+            c if isinstance(c, dict) else [encoded(v) for v in c] for c in cell["arrays"]
+        ]
+    return files
+
+
 def encode_table(cell: dict, files_dir: str, key: str, step: int) -> dict:
     import io
 
     pq = _need("pyarrow.parquet")
+    files = _table_media(cell, files_dir, key, step) if cell.get("media") else []
     table = table_of(cell)
     out = io.BytesIO()
     pq.write_table(table, out, compression="zstd")
@@ -218,6 +273,8 @@ def encode_table(cell: dict, files_dir: str, key: str, step: int) -> dict:
     }
     if cell.get("chart"):
         result["chart"] = json.dumps(cell["chart"])
+    if files:
+        result[FILES] = files
     return result
 
 

@@ -132,3 +132,35 @@ def test_object3d_reads_an_open_file_its_type_from_the_name_or_file_type(tmp_pat
     with pytest.warns(DeprecationWarning, match="tracker.plot.pr_curve"):
         chart = tracker.plots.precision_recall([0, 1], [[0.9, 0.1], [0.2, 0.8]], ["a", "b"])
     assert chart.to_log_value("pr")["plot"] == "pr_curve"
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (
+            {"boxes": {"p": {"box_data": [{"position": {"minX": 0}, "class_id": 1}]}}},
+            "box 0 position",
+        ),
+        (
+            {
+                "boxes": {
+                    "p": {"box_data": [{"position": {"minX": 0, "maxX": 1, "minY": 0, "maxY": 1}}]}
+                }
+            },
+            "class_id",
+        ),
+        ({"boxes": {"p": {"box_data": []}, "q": {}}}, "box_data"),
+        ({"boxes": {"p": {"box_data": [], "class_labels": {"cat": 1}}}}, "class_labels key"),
+        ({"masks": {"m": {"mask_data": np.zeros((2, 2, 3), np.uint8)}}}, "H×W"),
+        ({"masks": {"m": {"mask_data": np.full((2, 2), 0.5)}}}, "integer"),
+        ({"masks": {"m": {"mask_data": np.full((2, 2), 300)}}}, "0..255"),
+        ({"classes": [{"name": "x"}]}, "classes[0] id"),
+    ],
+)
+def test_bad_boxes_and_masks_name_the_key(kwargs, words):
+    image = tracker.Image(np.zeros((2, 2, 3), np.uint8), **kwargs)
+    with pytest.raises(ValueError, match="'seg'") as err:
+        image.to_log_value("seg")
+    assert words in str(err.value)
+    with pytest.raises(ValueError, match="cell \\(0, 0\\) is a Table"):
+        tracker.Table(columns=["t"], data=[[tracker.Table(columns=["x"])]]).to_log_value("k")
