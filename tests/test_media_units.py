@@ -164,3 +164,21 @@ def test_bad_boxes_and_masks_name_the_key(kwargs, words):
     assert words in str(err.value)
     with pytest.raises(ValueError, match="cell \\(0, 0\\) is a Table"):
         tracker.Table(columns=["t"], data=[[tracker.Table(columns=["x"])]]).to_log_value("k")
+
+
+def test_large_arrays_are_spliced_into_the_record_as_ordinary_msgpack():
+    from tracker.proto.messages import decode, encode_log
+
+    big = np.arange(50_000, dtype=np.float64)  # 400 KB: a Blob, copied once into the record
+    img = np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    hist = tracker.Histogram(big)
+    big[0] = -1.0  # the histogram kept its own copy at construction
+    data = {"h": hist.to_log_value("h"), "x": 1.5, "i": tracker.Image(img).to_log_value("i")}
+    assert (
+        isinstance(data["h"]["data"], base.Blob)
+        and data["h"]["data"] == np.arange(50_000.0).tobytes()
+    )
+    msg = decode(encode_log(1, 2, None, True, 0.0, data))
+    assert msg.data["h"]["data"] == np.arange(50_000.0).tobytes()
+    assert msg.data["i"]["data"] == img.tobytes() and msg.data["x"] == 1.5
+    assert hist.histogram == np.histogram(np.arange(50_000.0), bins=64)[0].tolist()
