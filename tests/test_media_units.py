@@ -182,3 +182,19 @@ def test_large_arrays_are_spliced_into_the_record_as_ordinary_msgpack():
     assert msg.data["h"]["data"] == np.arange(50_000.0).tobytes()
     assert msg.data["i"]["data"] == img.tobytes() and msg.data["x"] == 1.5
     assert hist.histogram == np.histogram(np.arange(50_000.0), bins=64)[0].tolist()
+
+
+def test_png_written_here_decodes_to_the_pixels_in_every_mode(tmp_path):
+    from PIL import Image as PILImage
+
+    rng = np.random.default_rng(3)
+    for shape in ((7, 5), (7, 5, 1), (7, 5, 3), (7, 5, 4)):
+        arr = rng.integers(0, 256, shape, dtype=np.uint8)
+        ref = encode_cell(tracker.Image(arr).to_log_value("k"), str(tmp_path), "k", 0)
+        expected = arr[:, :, 0] if shape[2:] == (1,) else arr
+        with PILImage.open(tmp_path / ref["path"]) as img:
+            assert np.array_equal(np.array(img), expected)
+    rgb = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    ref = encode_cell(tracker.Image(rgb, mode="L").to_log_value("k"), str(tmp_path), "k", 1)
+    with PILImage.open(tmp_path / ref["path"]) as img:
+        assert img.mode == "L" and img.size == (4, 4)
