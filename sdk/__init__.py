@@ -26,17 +26,7 @@ from tracker.training_run import Run, RunStatus
 from tracker.wandb_module import login, require, setup, termerror, termlog, termwarn
 
 __version__ = "0.1.0"
-_MEDIA_NAMES = [
-    "Histogram",
-    "Html",
-    "Image",
-    "Object3D",
-    "Table",
-    "Video",
-    "plot",
-    "plot_table",
-    "plots",
-]
+_MEDIA_NAMES = "Histogram Html Image Object3D Table Video plot plot_table plots".split()
 
 __all__ = [
     "AlertLevel",

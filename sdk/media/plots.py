@@ -49,12 +49,8 @@ def roc(
     """True- against false-positive rate per class; the legacy name of :func:`tracker.plot.roc_curve`.
 
     Args:
-        y_true: the true class of each sample.
-        y_probas: the predicted probabilities, one row per sample and one column per class.
-        labels: the class names.
-        plot_micro: accepted for W&B compatibility.
+        y_true, y_probas, labels, plot_micro, classes_to_plot: as :func:`precision_recall`.
         plot_macro: accepted for W&B compatibility.
-        classes_to_plot: the classes to draw (default all).
 
     Returns:
         A chart to pass to ``log``.
