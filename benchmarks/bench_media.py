@@ -7,6 +7,7 @@ Usage: python benchmarks/bench_media.py [--calls N] [--seconds S] [--watch-steps
 import argparse
 import gc
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -22,16 +23,17 @@ def caller_cost(run, make, calls: int, pace: float = 0.0) -> dict:
     takes the record (without it, a burst of 100 MB fills the unacknowledged window and the
     transport spills to disk, which the burst figures show).
     """
-    samples = []
-    clock = time.perf_counter_ns
+    samples, cpu = [], []
+    clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
     gc.collect()
     for _ in range(calls):
-        t0 = clock()
+        t0, c0 = clock(), cpu_clock()
         run.log({"m": make()})
+        cpu.append(cpu_clock() - c0)
         samples.append(clock() - t0)
         if pace:
             time.sleep(pace)
-    return percentiles(samples)
+    return {**percentiles(samples), "cpu_p50": statistics.median(cpu) / 1000.0}
 
 
 def keep_up(run, img, seconds: float) -> str:
@@ -53,7 +55,8 @@ def keep_up(run, img, seconds: float) -> str:
     fin = time.perf_counter() - t0
     return (
         f"{images / elapsed:.0f} images/s with {scalars / elapsed:,.0f} rows/s for {elapsed:.0f} s; "
-        f"finish then waited {fin:.2f} s for the last images"
+        f"finish then waited {fin:.2f} s for the last images "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
     )
 
 
@@ -173,8 +176,9 @@ def caller_phase(tracker, rng, img, calls: int) -> None:
         burst = caller_cost(run, make, calls)
         print(
             f"log({name}): p50 {paced['p50'] / 1000:.3f} ms  p99 {paced['p99'] / 1000:.3f} ms "
-            f"(10 ms apart); back to back: p50 {burst['p50'] / 1000:.3f} ms  "
-            f"p99 {burst['p99'] / 1000:.3f} ms"
+            f"(10 ms apart; caller thread CPU p50 {paced['cpu_p50'] / 1000:.3f} ms); "
+            f"back to back: p50 {burst['p50'] / 1000:.3f} ms  p99 {burst['p99'] / 1000:.3f} ms "
+            f"(CPU p50 {burst['cpu_p50'] / 1000:.3f} ms); load average {os.getloadavg()[0]:.1f}"
         )
     t0 = time.perf_counter()
     run.finish()

@@ -17,6 +17,7 @@ requests: see :data:`PERSISTED`.
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing
 from dataclasses import dataclass
 from enum import IntEnum
@@ -348,6 +349,9 @@ def _default(obj: Any) -> Any:
         return list(obj)
     if isinstance(obj, Payload):
         return obj.to_wire()
+    wire = getattr(obj, "wire_bin", None)
+    if wire is not None:  # a large buffer (see encode_log) outside a LOG record: copied
+        return bytes(wire())
     raise TypeError(f"cannot serialize object of type {type(obj).__name__}")
 
 
@@ -385,8 +389,47 @@ def encode_message(msg: Message) -> bytes:
 def encode_log(
     token: int, seq: int, step: int | None, commit: bool, ts: float, data: dict
 ) -> bytes:
-    """The hot path of :func:`encode` for ``LOG``: no schema lookup, no tuple unpacking."""
-    return _packb((SCHEMA_VERSION, 2, token, seq, step, commit, ts, data), use_bin_type=True)
+    """The hot path of :func:`encode` for ``LOG``: no schema lookup, no tuple unpacking.
+
+    A value with a ``wire_bin()`` method (a media array's bytes, ``tracker.media.base.Blob``)
+    is packed as a msgpack ``bin`` whose bytes are copied once, straight into the record.
+    """
+    msg = (SCHEMA_VERSION, 2, token, seq, step, commit, ts, data)
+    try:
+        return _packb(msg, use_bin_type=True)
+    except TypeError:  # only a record holding large buffers (or a bug) gets here
+        return _pack_spliced(msg)
+
+
+def _pack_spliced(msg: tuple) -> bytes:
+    """``msg`` packed with its large buffers spliced in rather than packed.
+
+    msgpack would copy each buffer into its growing internal buffer (reallocating on the
+    way) and then into the bytes it returns; here it packs a short marker for each, and
+    the one join that builds the record replaces every marker by a ``bin 32`` header and
+    the buffer itself: one copy. The record is ordinary msgpack (the sidecar, the
+    transaction log and replay see no difference).
+    """
+    buffers: list[memoryview] = []
+    tag = os.urandom(12)  # marker = this per-call tag + the buffer's index: never user data
+
+    def default(obj: Any) -> Any:
+        wire = getattr(obj, "wire_bin", None)
+        if wire is None:
+            raise TypeError(f"cannot serialize object of type {type(obj).__name__}")
+        buffers.append(wire())
+        return tag + (len(buffers) - 1).to_bytes(4, "big")
+
+    head = _packb(msg, use_bin_type=True, default=default)
+    pieces: list[Any] = []
+    pos = 0
+    for i, buf in enumerate(buffers):
+        marker = b"\xc4\x10" + tag + i.to_bytes(4, "big")
+        at = head.index(marker, pos)  # packed in the order default() saw them
+        pieces += (head[pos:at], b"\xc6" + buf.nbytes.to_bytes(4, "big"), buf)
+        pos = at + len(marker)
+    pieces.append(head[pos:])
+    return b"".join(pieces)
 
 
 def decode(data: bytes) -> Message:

@@ -29,7 +29,7 @@ from tracker.wandb_module import login, require, setup, termerror, termlog, term
 
 __version__ = "0.1.0"
 _T = TypeVar("_T")
-_MEDIA_NAMES = ["Histogram", "Html", "Image", "Object3D", "Table", "Video", "plot", "plot_table"]
+_MEDIA_NAMES = "Histogram Html Image Object3D Table Video plot plot_table plots".split()
 
 __all__ = [
     "AlertLevel",

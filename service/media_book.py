@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from tracker.service.media_encode import encode_cell, is_raw, placeholder_type
+from tracker.service.media_encode import encode_cell, is_raw, placeholder_type, take_files
 from tracker.service.worker import StageErrors, Worker
 
 
@@ -150,11 +150,9 @@ class MediaBook:
             holder.update({"_type": "media-error", "error": str(result)})
         else:
             self.encoded += 1
+            for name in take_files(result):
+                self.save_now(name, os.path.join(self.files_dir, name))
             holder.update(result)
-            for ref in result.get("items") or [result]:
-                name = ref.get("path")
-                if name:
-                    self.save_now(name, os.path.join(self.files_dir, name))
         entry[1] -= 1
         self._release()
 

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 RAW_SUFFIX = "-raw"
+FILES = "_files"  # the extra files of a reference (masks, a table's images), synced with it
 HIST_BINS = 64
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._/-]+")
@@ -65,7 +66,10 @@ def _write(files_dir: str, kind: str, key: str, step: int, ext: str, data: bytes
 def array_of(cell: dict) -> Any:
     """The numpy array a raw cell carries (bytes, shape, dtype)."""
     np = _need("numpy")
-    return np.frombuffer(cell["data"], dtype=np.dtype(cell["dtype"])).reshape(cell["shape"])
+    data = cell["data"]
+    wire = getattr(data, "wire_bin", None)  # a cell not yet through msgpack (in-process use)
+    data = wire() if wire is not None else data
+    return np.frombuffer(data, dtype=np.dtype(cell["dtype"])).reshape(cell["shape"])
 
 
 def to_uint8(arr: Any) -> Any:
@@ -78,14 +82,54 @@ def to_uint8(arr: Any) -> Any:
     return np.clip(arr, 0, 255).astype(np.uint8)
 
 
+_PNG_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+_PNG_COLOUR = {1: 0, 3: 2, 4: 6}  # PNG colour types: grey, RGB, RGBA
+
+
 def _png(arr: Any, mode: str | None) -> bytes:
+    """8-bit pixels as a PNG: every row "Up"-filtered with numpy, then zlib level 1.
+
+    Written here rather than by pillow: pillow tries every PNG filter on every row, which
+    took half of its time; one vectorised filter gives the same size on natural images
+    (within 1 %) in about 40 % of the time, noise alike (the media stage's main cost).
+    A ``mode`` that differs from the channels (pillow converts) goes through pillow.
+    """
+    import struct
+    import zlib
+
+    np = _need("numpy")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    channels = 1 if arr.ndim == 2 else int(arr.shape[2])
+    if mode not in (None, _PNG_MODES.get(channels)):
+        return _pillow_png(arr, mode)
+    height, width = int(arr.shape[0]), int(arr.shape[1])
+    rows = np.ascontiguousarray(arr).reshape(height, width * channels)
+    lines = np.empty((height, width * channels + 1), np.uint8)
+    lines[:, 0] = 2  # filter type Up: each byte minus the one above it (mod 256)
+    lines[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=lines[1:, 1:])
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR[channels], 0, 0, 0)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            chunk(b"IHDR", header),
+            chunk(b"IDAT", zlib.compress(lines.tobytes(), 1)),
+            chunk(b"IEND", b""),
+        )
+    )
+
+
+def _pillow_png(arr: Any, mode: str | None) -> bytes:
     import io
 
     pil = _need("PIL.Image")
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
     out = io.BytesIO()
-    pil.fromarray(arr, mode=mode).save(out, format="PNG", compress_level=1)
+    pil.fromarray(arr).convert(mode).save(out, format="PNG", compress_level=1)
     return out.getvalue()
 
 
@@ -100,7 +144,7 @@ def encode_image(cell: dict, files_dir: str, key: str, step: int) -> dict:
         data, ext = _png(arr, cell.get("mode")), "png"
         height, width = int(arr.shape[0]), int(arr.shape[1])
     ref = _write(files_dir, "images", key, step, ext, data)
-    return {
+    result = {
         "_type": "image-file",
         **ref,
         "width": width,
@@ -108,6 +152,39 @@ def encode_image(cell: dict, files_dir: str, key: str, step: int) -> dict:
         "format": ext,
         "caption": cell.get("caption"),
     }
+    if "boxes" in cell or "masks" in cell or "classes" in cell:
+        _overlays(cell, result, files_dir, key, step)
+    return result
+
+
+def _overlays(cell: dict, result: dict, files_dir: str, key: str, step: int) -> None:
+    """Boxes and classes as JSON text in the reference (like a chart: one string column
+    whatever their shape); each mask a PNG beside the image, listed in ``_files``."""
+    for name in ("boxes", "classes"):
+        if cell.get(name) is not None:
+            result[name] = json.dumps(cell[name])
+    if cell.get("masks") is None:
+        return
+    masks, files = {}, []
+    for group, mask in cell["masks"].items():
+        data = mask["encoded"] if "encoded" in mask else _png(array_of(mask["mask"]), "L")
+        ref = _write(files_dir, "images/mask", key, step, "mask.png", data)
+        masks[group] = {"_type": "mask", **ref, "class_labels": mask.get("class_labels")}
+        files.append(ref["path"])
+    result["masks"] = json.dumps(masks)
+    result[FILES] = files
+
+
+def take_files(ref: Any) -> list[str]:
+    """Every file a reference names (its own, a list's items', masks', a table's images'),
+    taking off the ``_files`` list the encoders leave for this."""
+    if type(ref) is not dict:
+        return []
+    names = [ref["path"]] if ref.get("path") else []
+    names.extend(ref.pop(FILES, ()))
+    for item in ref.get("items") or ():
+        names.extend(take_files(item))
+    return names
 
 
 def encode_video(cell: dict, files_dir: str, key: str, step: int) -> dict:
@@ -201,10 +278,31 @@ def _arrow_column(pa: Any, values: list) -> Any:
         )
 
 
+def _table_media(cell: dict, files_dir: str, key: str, step: int) -> list[str]:
+    """Encode the media cells of a table (images in rows) in place; return their files."""
+    files: list[str] = []
+
+    def encoded(value: Any) -> Any:
+        if not is_raw(value):
+            return value
+        ref = encode_cell(value, files_dir, key, step)
+        files.extend(take_files(ref))
+        return ref
+
+    if "rows" in cell:
+        cell["rows"] = [[encoded(v) for v in row] for row in cell["rows"]]
+    else:
+        cell["arrays"] = [
+            c if isinstance(c, dict) else [encoded(v) for v in c] for c in cell["arrays"]
+        ]
+    return files
+
+
 def encode_table(cell: dict, files_dir: str, key: str, step: int) -> dict:
     import io
 
     pq = _need("pyarrow.parquet")
+    files = _table_media(cell, files_dir, key, step) if cell.get("media") else []
     table = table_of(cell)
     out = io.BytesIO()
     pq.write_table(table, out, compression="zstd")
@@ -218,6 +316,8 @@ def encode_table(cell: dict, files_dir: str, key: str, step: int) -> dict:
     }
     if cell.get("chart"):
         result["chart"] = json.dumps(cell["chart"])
+    if files:
+        result[FILES] = files
     return result
 
 

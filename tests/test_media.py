@@ -245,3 +245,66 @@ def test_a_matplotlib_figure_is_logged_as_an_image():
     plt.close(fig)
     pixels = _read(run).media("fig")[0].to_numpy()
     assert pixels.shape == (75, 100, 4) and pixels.std() > 0
+
+
+def test_images_in_table_cells_and_boxes_and_masks_read_back():
+    run = _run()
+    rng = np.random.default_rng(5)
+    a, b = (rng.integers(0, 256, (6, 8, 3), dtype=np.uint8) for _ in range(2))
+    mask = rng.integers(0, 3, (6, 8)).astype(np.int64)
+    boxes = {
+        "predictions": {
+            "box_data": [
+                {
+                    "position": {"minX": 0.1, "maxX": 0.5, "minY": 0.2, "maxY": 0.6},
+                    "class_id": 1,
+                    "box_caption": "cat",
+                    "scores": {"acc": np.float32(0.5)},
+                },
+                {
+                    "position": {"middle": [4, 3], "width": 2, "height": 2},
+                    "class_id": 2,
+                    "domain": "pixel",
+                },
+            ],
+            "class_labels": {1: "cat", 2: "dog"},
+        }
+    }
+    masks = {"truth": {"mask_data": mask, "class_labels": {0: "bg", 1: "cat", 2: "dog"}}}
+    table = tracker.Table(columns=["id", "image"], data=[[1, tracker.Image(a, caption="a")]])
+    table.add_data(2, tracker.Image(b))
+    frame = pd.DataFrame({"n": [7], "img": [tracker.Image(b)]})
+    run.log(
+        {
+            "seg": tracker.Image(a, boxes=boxes, masks=masks, classes=[{"id": 1, "name": "cat"}]),
+            "samples": table,
+            "frame": tracker.Table(dataframe=frame),
+        }
+    )
+    assert isinstance(table.data[0][1], tracker.Image)  # the table keeps its own cells
+    run.finish()
+    api_run = _read(run)
+    seg = api_run.media("seg")[0]
+    assert np.array_equal(seg.to_numpy(), a)
+    got = seg.boxes["predictions"]
+    assert got["class_labels"] == {1: "cat", 2: "dog"}
+    assert got["box_data"][0] == {
+        "position": {"minX": 0.1, "maxX": 0.5, "minY": 0.2, "maxY": 0.6},
+        "class_id": 1,
+        "box_caption": "cat",
+        "scores": {"acc": 0.5},
+    }
+    assert got["box_data"][1]["position"] == {"middle": [4, 3], "width": 2, "height": 2}
+    assert seg.classes == [{"id": 1, "name": "cat"}]
+    truth = seg.masks["truth"]
+    assert truth.path.startswith("media/images/mask/seg_0_") and truth.type == "mask"
+    assert np.array_equal(truth.to_numpy(), mask) and truth.ref["class_labels"][2] == "dog"
+    df = api_run.media("samples")[0].get_dataframe()
+    assert df["id"].tolist() == [1, 2]
+    first, second = df["image"]
+    assert first.type == "image-file" and first.caption == "a" and first.step == 0
+    assert np.array_equal(first.to_numpy(), a) and np.array_equal(second.to_numpy(), b)
+    cell = api_run.media("frame")[0].get_dataframe()["img"][0]
+    assert np.array_equal(cell.to_numpy(), b)
+    names = {f.name for f in api_run.files()}
+    assert {first.path, second.path, cell.path, truth.path} <= names

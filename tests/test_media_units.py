@@ -115,3 +115,86 @@ def test_the_gate_holds_rows_until_their_media_is_encoded_and_keeps_order(tmp_pa
     book.take(data)
     book.on_row({**data, "_step": 2})
     assert out[-1]["img"]["_type"] == "media-error" and book.errors == 1
+
+
+def test_object3d_reads_an_open_file_its_type_from_the_name_or_file_type(tmp_path):
+    import io
+
+    path = tmp_path / "mesh.obj"
+    path.write_text("v 0 0 0\n")
+    with open(path) as text, open(path, "rb") as binary:
+        assert tracker.Object3D(text).to_log_value("k")["encoded"] == b"v 0 0 0\n"
+        assert tracker.Object3D(binary).to_log_value("k")["format"] == "obj"
+    cell = tracker.Object3D(io.BytesIO(b"glTF"), file_type="glb").to_log_value("k")
+    assert (cell["format"], cell["encoded"]) == ("glb", b"glTF")
+    with pytest.raises(ValueError, match="file_type"):
+        tracker.Object3D(io.BytesIO(b"x"))
+    with pytest.warns(DeprecationWarning, match="tracker.plot.pr_curve"):
+        chart = tracker.plots.precision_recall([0, 1], [[0.9, 0.1], [0.2, 0.8]], ["a", "b"])
+    assert chart.to_log_value("pr")["plot"] == "pr_curve"
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (
+            {"boxes": {"p": {"box_data": [{"position": {"minX": 0}, "class_id": 1}]}}},
+            "box 0 position",
+        ),
+        (
+            {
+                "boxes": {
+                    "p": {"box_data": [{"position": {"minX": 0, "maxX": 1, "minY": 0, "maxY": 1}}]}
+                }
+            },
+            "class_id",
+        ),
+        ({"boxes": {"p": {"box_data": []}, "q": {}}}, "box_data"),
+        ({"boxes": {"p": {"box_data": [], "class_labels": {"cat": 1}}}}, "class_labels key"),
+        ({"masks": {"m": {"mask_data": np.zeros((2, 2, 3), np.uint8)}}}, "H×W"),
+        ({"masks": {"m": {"mask_data": np.full((2, 2), 0.5)}}}, "integer"),
+        ({"masks": {"m": {"mask_data": np.full((2, 2), 300)}}}, "0..255"),
+        ({"classes": [{"name": "x"}]}, "classes[0] id"),
+    ],
+)
+def test_bad_boxes_and_masks_name_the_key(kwargs, words):
+    image = tracker.Image(np.zeros((2, 2, 3), np.uint8), **kwargs)
+    with pytest.raises(ValueError, match="'seg'") as err:
+        image.to_log_value("seg")
+    assert words in str(err.value)
+    with pytest.raises(ValueError, match="cell \\(0, 0\\) is a Table"):
+        tracker.Table(columns=["t"], data=[[tracker.Table(columns=["x"])]]).to_log_value("k")
+
+
+def test_large_arrays_are_spliced_into_the_record_as_ordinary_msgpack():
+    from tracker.proto.messages import decode, encode_log
+
+    big = np.arange(50_000, dtype=np.float64)  # 400 KB: a Blob, copied once into the record
+    img = np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    hist = tracker.Histogram(big)
+    big[0] = -1.0  # the histogram kept its own copy at construction
+    data = {"h": hist.to_log_value("h"), "x": 1.5, "i": tracker.Image(img).to_log_value("i")}
+    assert (
+        isinstance(data["h"]["data"], base.Blob)
+        and data["h"]["data"] == np.arange(50_000.0).tobytes()
+    )
+    msg = decode(encode_log(1, 2, None, True, 0.0, data))
+    assert msg.data["h"]["data"] == np.arange(50_000.0).tobytes()
+    assert msg.data["i"]["data"] == img.tobytes() and msg.data["x"] == 1.5
+    assert hist.histogram == np.histogram(np.arange(50_000.0), bins=64)[0].tolist()
+
+
+def test_png_written_here_decodes_to_the_pixels_in_every_mode(tmp_path):
+    from PIL import Image as PILImage
+
+    rng = np.random.default_rng(3)
+    for shape in ((7, 5), (7, 5, 1), (7, 5, 3), (7, 5, 4)):
+        arr = rng.integers(0, 256, shape, dtype=np.uint8)
+        ref = encode_cell(tracker.Image(arr).to_log_value("k"), str(tmp_path), "k", 0)
+        expected = arr[:, :, 0] if shape[2:] == (1,) else arr
+        with PILImage.open(tmp_path / ref["path"]) as img:
+            assert np.array_equal(np.array(img), expected)
+    rgb = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    ref = encode_cell(tracker.Image(rgb, mode="L").to_log_value("k"), str(tmp_path), "k", 1)
+    with PILImage.open(tmp_path / ref["path"]) as img:
+        assert img.mode == "L" and img.size == (4, 4)

@@ -7,8 +7,8 @@ defined before it as a W&B user would; the pages' placeholder paths (``/local/di
 ``/User/...``) become real folders of the test. Where the page says what comes out, an
 epilogue checks it (in the script, then through ``tracker.Api``).
 
-Blocks that need media (issue 10) are strict xfails naming that issue:
-they fail today and turn into failures of this module as soon as they pass, so whoever
+Blocks that wait for an open issue are strict xfails naming that issue (none today): they
+fail today and turn into failures of this module as soon as they pass, so whoever
 lands that issue removes the mark.
 """
 
@@ -22,13 +22,7 @@ import pytest
 import tracker
 from seed_examples import Example, as_script, examples
 
-ISSUE_10 = "waits for issue 10 (media types)"
-WAITS = {
-    "seed000-L447": ISSUE_10,  # wandb.plots.precision_recall
-    "seed000-L452": ISSUE_10,  # wandb.Object3D
-    "seed002-L562": ISSUE_10,
-    "seed003-L328": ISSUE_10,
-}
+WAITS: dict[str, str] = {}
 # The pages' "wrong usage" examples: W&B raises (ValueError or AssertionError). The script
 # prints the raised exception's classes (its MRO), so that an exception of tracker's own
 # class that is also a ValueError counts, as it does for a W&B user's ``except ValueError``.
@@ -82,6 +76,16 @@ EPILOGUES = {
     "seed002-L942": FINISHED
     + "assert [a.name for a in _stored.used_artifacts()] == 3 * ['my_model_artifact:v0']\n",
 }
+# media: the legacy PR chart is a table with its chart; three 3-D files, their types kept
+EPILOGUES["seed000-L447"] = (
+    FINISHED + '_pr = _stored.media("pr")\n'
+    'assert [(m.type, m.chart["kind"]) for m in _pr] == [("table-file", "pr_curve")], _pr\n'
+)
+EPILOGUES["seed000-L452"] = (
+    FINISHED + '_objs = _stored.media("generated_samples")\n'
+    'assert [m.ref["format"] for m in _objs] == ["obj", "gltf", "glb"], _objs\n'
+)
+EPILOGUES["seed002-L562"] = EPILOGUES["seed003-L328"] = EPILOGUES["seed000-L452"]
 EPILOGUES["seed002-L462"] = EPILOGUES["seed000-L358"]
 EPILOGUES["seed002-L471"] = EPILOGUES["seed000-L367"]
 # The runs the read-side examples open by path, made beforehand with a "Loss" column.

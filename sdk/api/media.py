@@ -45,6 +45,29 @@ class MediaFile:
         return self.ref.get("caption")
 
     @property
+    def boxes(self) -> dict[str, Any] | None:
+        """An image's bounding boxes by group, as logged (``class_labels`` keyed by int)."""
+        boxes = _json_field(self.ref, "boxes")
+        for group in (boxes or {}).values():
+            group["class_labels"] = _int_keys(group.get("class_labels"))
+        return boxes
+
+    @property
+    def masks(self) -> dict[str, MediaFile]:
+        """An image's masks by group: each a ``mask`` file (``to_numpy()``: H×W class ids;
+        ``class_labels`` in ``.ref``, keyed by int)."""
+        out = {}
+        for group, ref in (_json_field(self.ref, "masks") or {}).items():
+            ref["class_labels"] = _int_keys(ref.get("class_labels"))
+            out[group] = MediaFile(self.step, ref["path"], "mask", ref, self._run)
+        return out
+
+    @property
+    def classes(self) -> list[dict[str, Any]] | None:
+        """An image's class set (``[{"id", "name"}, ...]``), as logged."""
+        return _json_field(self.ref, "classes")
+
+    @property
     def chart(self) -> dict[str, Any] | None:
         """A chart's description (kind, fields, title), for tables logged by ``tracker.plot``."""
         chart = self.ref.get("chart")
@@ -95,7 +118,8 @@ class MediaFile:
             return np.array(img)
 
     def get_dataframe(self) -> Any:
-        """A table's rows as a pandas DataFrame (column types as logged).
+        """A table's rows as a pandas DataFrame (column types as logged; a cell that held an
+        ``Image`` holds its :class:`MediaFile`: ``to_numpy()``, ``download()``, ``boxes``).
 
         Raises:
             ValueError: this is not a table.
@@ -104,7 +128,33 @@ class MediaFile:
             raise ValueError(f"{self.path} is a {self.type}, not a table")
         import pyarrow.parquet as pq
 
-        return pq.read_table(self._local()).to_pandas()
+        df = pq.read_table(self._local()).to_pandas()
+        for name in df.columns:  # media cells (images in rows): usable objects, not dicts
+            if df[name].dtype == object and any(_is_ref(v) for v in df[name]):
+                df[name] = [self._cell(v) for v in df[name]]
+        return df
+
+    def _cell(self, value: Any) -> Any:
+        if not _is_ref(value):
+            return value
+        objs = _objects(self._run, self.step, value)
+        return objs[0] if len(objs) == 1 else objs
+
+
+def _is_ref(value: Any) -> bool:
+    """A table cell that is a media reference (a struct, or JSON text in a mixed column)."""
+    if isinstance(value, str):
+        return value.startswith('{"_type": ')
+    return isinstance(value, dict) and bool(value.get("path") or value.get("_type") == "histogram")
+
+
+def _json_field(ref: dict[str, Any], name: str) -> Any:
+    value = ref.get(name)
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _int_keys(labels: dict | None) -> dict[int, str] | None:
+    return None if labels is None else {int(k): v for k, v in labels.items()}
 
 
 def media_of(run: Any, key: str, step: int | None = None) -> list[Any]:
@@ -131,5 +181,7 @@ def _objects(run: Any, step: int, cell: Any) -> list[Any]:
     if kind == "histogram":
         return [HistogramValue(step, list(cell.get("values") or []), list(cell.get("bins") or []))]
     if cell.get("path"):
-        return [MediaFile(step, cell["path"], kind, cell, run)]
+        # a struct read back from parquet has every field of its column: None where absent
+        ref = {k: v for k, v in cell.items() if v is not None}
+        return [MediaFile(step, cell["path"], kind, ref, run)]
     return []

@@ -199,6 +199,10 @@ class Transport:
     def publish(self, record: bytes, token: int = 0, seq: int = 0, rid: int = 0) -> None:
         """Queue one encoded record for the sidecar; never blocks, never drops."""
         with self._lock:
+            if len(record) >= _BATCH_BYTES and self._batch:
+                # a large record (a media array) goes as its own batch: b"".join of one
+                # record is that record, so its bytes are not copied again
+                self._flush_locked()
             self._batch.append(record)
             self._batch_bytes += len(record)
             if token:

@@ -4,7 +4,7 @@ Each type validates in the caller and hands the sidecar its raw data; the sideca
 Nothing here imports numpy, pillow or matplotlib until a value is built.
 """
 
-from tracker.media import plot
+from tracker.media import plot, plots
 from tracker.media.histogram import Histogram
 from tracker.media.image import Image
 from tracker.media.object3d import Html, Object3D
@@ -12,4 +12,14 @@ from tracker.media.plot import plot_table
 from tracker.media.table import Table
 from tracker.media.video import Video
 
-__all__ = ["Histogram", "Html", "Image", "Object3D", "Table", "Video", "plot", "plot_table"]
+__all__ = [
+    "Histogram",
+    "Html",
+    "Image",
+    "Object3D",
+    "Table",
+    "Video",
+    "plot",
+    "plot_table",
+    "plots",
+]

@@ -76,17 +76,68 @@ def to_numpy(value: Any) -> Any:
     return np.asarray(value)
 
 
-def raw_array(kind: str, arr: Any, **fields: Any) -> dict[str, Any]:
-    """A raw cell carrying ``arr`` (one copy of its bytes) and ``fields``."""
+# From this size on, an array's bytes go as a Blob: copied once, by the log record's encoder,
+# straight from the array (below it, bytes: the copy costs nothing and is simpler).
+BLOB_MIN_BYTES = 64 * 1024
+
+
+class Blob:
+    """A C-contiguous array whose bytes ``encode_log`` copies straight into the record.
+
+    The one copy of the caller's data happens inside ``log`` (when the record is built),
+    so the array is the caller's own for ``to_log_value`` cells (built during ``log``);
+    objects that keep a raw cell beyond ``log`` (``Histogram``) give it a copy they own.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+
+    def wire_bin(self) -> memoryview:
+        """The bytes, as a flat byte view (no copy)."""
+        return memoryview(self.array.reshape(-1).view("u1"))
+
+    def __bytes__(self) -> bytes:
+        return self.array.tobytes()
+
+    def __len__(self) -> int:
+        return int(self.array.nbytes)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Blob):
+            other = bytes(other)
+        return isinstance(other, (bytes, bytearray, memoryview)) and bytes(self) == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def raw_array(kind: str, arr: Any, own: bool = False, **fields: Any) -> dict[str, Any]:
+    """A raw cell carrying ``arr`` (its bytes copied once) and ``fields``.
+
+    Args:
+        own: the cell outlives this ``log`` call: take a copy now (the caller may change
+            its array before the record is built).
+    """
     np = need("numpy")
-    arr = np.ascontiguousarray(arr)
+    arr = np.array(arr, order="C", copy=True) if own else np.ascontiguousarray(arr)
+    if arr.nbytes >= BLOB_MIN_BYTES:
+        data: Any = Blob(arr)
+    else:
+        data = arr.tobytes()
     return {
         "_type": f"{kind}-raw",
-        "data": arr.tobytes(),
+        "data": data,
         "shape": list(arr.shape),
         "dtype": arr.dtype.str,
         **fields,
     }
+
+
+def raw_bytes(cell: dict[str, Any]) -> Any:
+    """A raw cell's data as a buffer numpy reads (``np.frombuffer``)."""
+    data = cell["data"]
+    return data.wire_bin() if isinstance(data, Blob) else data
 
 
 def is_torch(value: Any) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tracker.media.base import Media, is_torch, need, raw_array, to_numpy
+from tracker.media.base import Media, is_torch, need, raw_array, raw_bytes, to_numpy
 
 DEFAULT_BINS = 64
 MAX_BINS = 512
@@ -58,10 +58,10 @@ class Histogram(Media):
             arr = np.asarray(sequence) if not hasattr(sequence, "dtype") else sequence
             if arr.dtype.kind not in "uifb":
                 raise ValueError(f"Histogram values must be numbers, got dtype {arr.dtype}")
-            # the one copy (the caller may change its array after log()): the bytes sent
+            # the one copy kept (the caller may change its array before log()): the bytes sent
             if arr.dtype.kind == "b":
                 arr = arr.astype(np.uint8)
-            self._raw = raw_array("histogram", arr.reshape(-1), num_bins=num_bins)
+            self._raw = raw_array("histogram", arr.reshape(-1), own=True, num_bins=num_bins)
 
     @property
     def histogram(self) -> list[int]:
@@ -76,7 +76,7 @@ class Histogram(Media):
     def _computed(self) -> dict[str, Any]:
         if self._cell is None:
             np = need("numpy")
-            self._values = np.frombuffer(self._raw["data"], np.dtype(self._raw["dtype"]))
+            self._values = np.frombuffer(raw_bytes(self._raw), np.dtype(self._raw["dtype"]))
             vals = (
                 self._values[np.isfinite(self._values)]
                 if self._values.dtype.kind == "f"

@@ -18,6 +18,9 @@ class Image(Media):
             tensor (C×H×W), a PIL image, a matplotlib figure, or the path of an image file.
         mode: the PIL mode (``L``, ``RGB``, ``RGBA``); default from the channels.
         caption: a caption shown with the image.
+        classes: the class set, ``[{"id": int, "name": str}, ...]``.
+        boxes: bounding boxes by group, W&B's shape (see :mod:`tracker.media.overlays`).
+        masks: segmentation masks by group, W&B's shape (``mask_data``: H×W class ids).
         file_type: ignored (kept for W&B compatibility: images are stored as PNG).
 
     Example:
@@ -42,6 +45,7 @@ class Image(Media):
         self.mode = mode
         self.caption = None if caption is None else str(caption)
         self._chw = False
+        self._overlays = {"boxes": boxes, "masks": masks, "classes": classes}
         if isinstance(data_or_path, (str, os.PathLike)):
             self._path = os.fspath(data_or_path)
             with open(self._path, "rb") as fh:  # read now: the file may change after log
@@ -78,6 +82,7 @@ class Image(Media):
                 "encoded": self._bytes,
                 "format": ext,
                 "caption": self.caption,
+                **self._overlay_cells(key),
             }
         arr = self._data
         if not is_array(arr):
@@ -88,7 +93,26 @@ class Image(Media):
             )
         _check_pixels(key, "Image", arr, self._chw)
         require("PIL", key, "Image")
-        return raw_array("image", arr, caption=self.caption, mode=self.mode, chw=self._chw)
+        overlays = self._overlay_cells(key)
+        return raw_array(
+            "image", arr, caption=self.caption, mode=self.mode, chw=self._chw, **overlays
+        )
+
+    def _overlay_cells(self, key: str) -> dict[str, Any]:
+        """Boxes, masks and classes, validated (only those given: the common case pays nothing)."""
+        given = self._overlays
+        if given["boxes"] is None and given["masks"] is None and given["classes"] is None:
+            return {}
+        from tracker.media import overlays
+
+        out: dict[str, Any] = {}
+        if given["boxes"] is not None:
+            out["boxes"] = overlays.boxes_of(key, given["boxes"])
+        if given["masks"] is not None:
+            out["masks"] = overlays.masks_of(key, given["masks"])
+        if given["classes"] is not None:
+            out["classes"] = overlays.classes_of(key, given["classes"])
+        return out
 
 
 def _check_pixels(key: str, kind: str, arr: Any, chw: bool) -> None:

@@ -14,8 +14,13 @@ class Object3D(Media):
     """A 3-D object to log: a point cloud (numpy N×3, N×4 or N×6) or a 3-D file (§10).
 
     Args:
-        data_or_path: the points (x, y, z[, category | r, g, b]) or a file's path.
+        data_or_path: the points (x, y, z[, category | r, g, b]), a file's path, or an open
+            file (text or binary; read at once).
         caption: a caption shown with the object.
+        file_type: the type of an open file (``obj``, ``gltf``, ...); default from its name.
+
+    Raises:
+        ValueError: an open file whose type is neither given nor in its name.
     """
 
     _kind = "object3D"
@@ -24,12 +29,14 @@ class Object3D(Media):
         self.caption = None if caption is None else str(caption)
         self._bytes = None
         self._format = None
+        self._data = None
         if isinstance(data_or_path, (str, os.PathLike)):
             path = os.fspath(data_or_path)
-            self._format = path.rsplit(".", 1)[-1].lower()
+            self._format = _file_type(path)
             with open(path, "rb") as fh:
                 self._bytes = fh.read()
-            self._data = None
+        elif hasattr(data_or_path, "read"):
+            self._format, self._bytes = _read_handle(data_or_path, kwargs.get("file_type"))
         else:
             self._data = to_numpy(data_or_path) if is_array(data_or_path) else data_or_path
 
@@ -54,6 +61,26 @@ class Object3D(Media):
         if arr.dtype.kind not in "uif":
             raise bad(key, "Object3D", f"points must be numbers, got dtype {arr.dtype}")
         return raw_array("object3D", arr, caption=self.caption)
+
+
+def _file_type(name: str) -> str:
+    base = os.path.basename(name).lower()
+    return "pts.json" if base.endswith(".pts.json") else base.rsplit(".", 1)[-1]
+
+
+def _read_handle(handle: Any, file_type: str | None) -> tuple[str, bytes]:
+    """The type and bytes of an open file (W&B reads it at construction too)."""
+    name = getattr(handle, "name", None)
+    if file_type is None and not isinstance(name, str):
+        raise ValueError(
+            "Object3D of an open file without a name needs file_type= (obj, gltf, ...)"
+        )
+    if hasattr(handle, "seek"):
+        handle.seek(0)
+    data = handle.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return (file_type or _file_type(name)).lower().lstrip("."), bytes(data)
 
 
 class Html(Media):

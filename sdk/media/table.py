@@ -7,6 +7,7 @@ from typing import Any
 from tracker.media.base import Media, bad, need
 
 _CELL_TYPES = frozenset((int, float, str, bool, type(None)))
+_NOT_CELLS = ("table", "plot")  # a table (or chart) inside a table cell is refused
 
 
 class Table(Media):
@@ -14,7 +15,8 @@ class Table(Media):
 
     Args:
         columns: the column names (default ``["Column 1", ...]`` from the first row).
-        data: rows, each a list of cell values (numbers, strings, bools, None).
+        data: rows, each a list of cell values (numbers, strings, bools, None, or media: an
+            ``Image`` in a cell is encoded by the sidecar, the parquet cell holds its reference).
         dataframe: a pandas DataFrame (its column types are kept).
         rows: an alias of ``data`` (W&B's older name).
         allow_mixed_types: accepted for W&B compatibility (mixed columns are stored as text).
@@ -121,25 +123,39 @@ class Table(Media):
     # -- logging ---------------------------------------------------------------------------
     def to_log_value(self, key: str) -> dict[str, Any]:
         if self._df is not None:
-            return {"_type": "table-raw", "columns": self.columns, "arrays": _df_columns(self._df)}
+            arrays = _df_columns(key, self._df)
+            media = any(type(c) is list and _holds_media(c) for c in arrays)
+            return {"_type": "table-raw", "columns": self.columns, "arrays": arrays, "media": media}
         width = len(self.columns)
         data = self.data
         # one pass each in C-speed comprehensions; the slow walk only when something is off
         if any(n != width for n in set(map(len, data))):
             i = next(i for i, row in enumerate(data) if len(row) != width)
             raise bad(key, "Table", f"row {i} has {len(data[i])} values for {width} columns")
+        media = False
         if not {type(v) for row in data for v in row} <= _CELL_TYPES:
-            for i, row in enumerate(data):
-                if any(type(v) not in _CELL_TYPES for v in row):
-                    data[i] = [
-                        v if type(v) in _CELL_TYPES else _cell(key, i, j, v)
-                        for j, v in enumerate(row)
-                    ]
-        return {"_type": "table-raw", "columns": self.columns, "rows": data}
+            # converted rows are new lists: the table keeps its own cells (Images stay Images)
+            data = [
+                row
+                if all(type(v) in _CELL_TYPES for v in row)
+                else [
+                    v if type(v) in _CELL_TYPES else _cell(key, i, j, v) for j, v in enumerate(row)
+                ]
+                for i, row in enumerate(data)
+            ]
+            media = any(_holds_media(row) for row in data)
+        return {"_type": "table-raw", "columns": self.columns, "rows": data, "media": media}
+
+
+def _holds_media(cells: list) -> bool:
+    return any(type(v) is dict for v in cells)
 
 
 def _cell(key: str, i: int, j: int, value: Any) -> Any:
-    """A cell that is not a plain scalar: numpy scalars become Python ones; others refused."""
+    """A cell that is not a plain scalar: numpy scalars become Python ones, media (an Image,
+    a Video...) its raw cell for the sidecar to encode; others refused."""
+    if isinstance(value, Media) and value._kind not in _NOT_CELLS:
+        return value.to_log_value(key)
     item = getattr(value, "item", None)
     if callable(item) and getattr(value, "ndim", 1) == 0:
         return item()
@@ -148,12 +164,14 @@ def _cell(key: str, i: int, j: int, value: Any) -> Any:
     raise bad(
         key,
         "Table",
-        f"cell ({i}, {j}) is a {type(value).__name__}; cells must be numbers, strings, bools or None",
+        f"cell ({i}, {j}) is a {type(value).__name__}; cells must be numbers, strings, bools, "
+        "None or media (Image, Video, Html, Object3D, Histogram)",
     )
 
 
-def _df_columns(df: Any) -> list[Any]:
-    """Numeric columns as bytes + dtype (one copy each), the others as lists."""
+def _df_columns(key: str, df: Any) -> list[Any]:
+    """Numeric columns as bytes + dtype (one copy each), the others as lists (media cells
+    as their raw cells)."""
     from tracker.media.base import raw_array
 
     out = []
@@ -161,6 +179,12 @@ def _df_columns(df: Any) -> list[Any]:
         col = df[name]
         if col.dtype.kind in "uifb":
             out.append(raw_array("column", col.to_numpy()))
-        else:
-            out.append([None if v != v else v for v in col.astype(object).tolist()])
+            continue
+        values = [None if v != v else v for v in col.astype(object).tolist()]
+        if any(isinstance(v, Media) for v in values):
+            j = len(out)
+            values = [
+                _cell(key, i, j, v) if isinstance(v, Media) else v for i, v in enumerate(values)
+            ]
+        out.append(values)
     return out
