@@ -76,14 +76,19 @@ def served(tracker_env):
 def _fill(run_script) -> list[str]:
     proc = run_script(
         f"""
-        import tracker
+        import numpy as np, tracker
         XSS = {XSS!r}
         ids = []
         for name, lr, scale in ((XSS, 0.1, 1.0), ("second", 0.01, 2.0)):
             run = tracker.init(project="web", name=name, notes=XSS, group="sweep",
                                config={{"lr": lr}}, settings={{"system_sample_interval": 0}})
             for i in range(2000):
-                run.log({{"train/loss": scale / (i + 1), "val/acc": i / 2000, XSS: i}})
+                row = {{"train/loss": scale / (i + 1), "val/acc": i / 2000, XSS: i}}
+                if name == XSS and i % 1000 == 0:  # images at steps 0 and 1000; one table
+                    row["samples"] = tracker.Image(np.full((8, 8, 3), i // 1000 * 200, np.uint8))
+                if name == XSS and i == 1999:
+                    row["preds"] = tracker.Table(columns=["id", XSS], data=[[k, XSS] for k in range(3)])
+                run.log(row)
             run.finish()
             ids.append(run.id)
         print("IDS", run.entity, *ids)
@@ -137,6 +142,22 @@ def test_pages_a_person_sees(served, page, run_script):
     # the key and the notes holding HTML show as text; no element was made of them
     assert page.locator("img[src=x]").count() == 0
     assert XSS in page.inner_text("#charts") and page.inner_text("#notes") == XSS
+    # the media panel: the image of the newest step, a slider over its steps, the table's rows
+    image = "#media .media[data-key=samples] img"
+    page.wait_for_function(f"() => document.querySelector('{image}')?.naturalWidth === 8")
+    newest = page.get_attribute(image, "src")
+    assert "/samples_1000_" in newest and "step 1000 (2 of 2)" in page.inner_text("#media")
+    page.eval_on_selector(
+        "#media .media[data-key=samples] .step-slider",
+        "(s) => { s.value = 0; s.dispatchEvent(new Event('input')); }",
+    )
+    page.wait_for_function(f"() => document.querySelector('{image}')?.naturalWidth === 8")
+    assert "/samples_0_" in page.get_attribute(image, "src")
+    assert "step 0 (1 of 2)" in page.inner_text("#media .media[data-key=samples]")
+    page.wait_for_selector("#media .media-table td")
+    table = page.locator("#media .media[data-key=preds] .media-table tr").all_inner_texts()
+    assert [r.split("\t") for r in table] == [["id", XSS], *[[str(k), XSS] for k in range(3)]]
+    assert page.locator("img[src=x]").count() == 0  # the table's cells are text too
     page.shot("run")
 
     page.select_option("#x-axis", "_runtime")

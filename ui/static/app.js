@@ -249,6 +249,78 @@ function chartKeys(run) {
   return (run.history_keys || []).filter((k) => !k.startsWith("_"));
 }
 
+// -- media panel -------------------------------------------------------------------------------
+// Per media key: the item(s) at one step, and a slider over the steps that hold the key.
+const mediaCharts = {}; // key -> uPlot of a histogram (tests read window.trackerMediaCharts)
+window.trackerMediaCharts = mediaCharts;
+function mediaPanel(box, run) {
+  const base = `${enc(run.entity)}/${enc(run.project)}/${enc(run.run_id)}`;
+  const fileUrl = (root, path) => `/${root}/${base}/${path.split("/").map(enc).join("/")}`;
+  const sections = {}; // key -> {slider, at, view, steps}
+  function histogram(holder, key, ref) {
+    const edges = ref.bins || [], counts = ref.values || [];
+    if (mediaCharts[key]) mediaCharts[key].destroy();
+    mediaCharts[key] = new uPlot({ width: 320, height: 160, legend: { show: false },
+      scales: { x: { time: false } },
+      series: [{}, { stroke: COLORS[0], fill: COLORS[0] + "55", paths: uPlot.paths.stepped({ align: 1 }) }] },
+    [edges, [...counts, counts.length ? counts[counts.length - 1] : null]], holder);
+  }
+  function table(holder, ref) {
+    holder.append(el("p", { class: "muted" }, "loading table…"));
+    getJSON(`/api/run/${base}/table?path=${enc(ref.path)}`).then((t) => {
+      const cell = (v) => (v && typeof v === "object" && v._type === "image-file" && v.path
+        ? el("img", { src: fileUrl("media", v.path), alt: v.caption || "" }) : fmt(v));
+      holder.replaceChildren(el("table", { class: "media-table" },
+        el("tr", {}, t.columns.map((c) => el("th", {}, c))),
+        t.rows.map((r) => el("tr", {}, r.map((v) => el("td", {}, cell(v)))))),
+      el("p", { class: "muted" }, `${t.rows.length} of ${t.total} rows `,
+        el("a", { href: fileUrl("files", ref.path), download: "" }, "download")));
+    }).catch((e) => holder.replaceChildren(el("p", { class: "error" }, e.message)));
+  }
+  function item(key, ref) {
+    const holder = el("figure", { class: "media-item" });
+    const path = ref.path || "";
+    if (ref._type === "histogram") histogram(holder, key, ref);
+    else if (ref._type === "table-file") table(holder, ref);
+    else if (ref._type === "image-file" || (ref._type === "video-file" && path.endsWith(".gif")))
+      holder.append(el("img", { src: fileUrl("media", path), alt: ref.caption || key }));
+    else if (ref._type === "video-file") holder.append(el("video", { src: fileUrl("media", path), controls: "" }));
+    else holder.append(el("a", { href: fileUrl("files", path), download: "" }, path));
+    if (ref.caption) holder.append(el("figcaption", {}, ref.caption));
+    return holder;
+  }
+  function show(key, i) {
+    const s = sections[key];
+    s.index = i;
+    s.at.textContent = `step ${s.steps[i].step} (${i + 1} of ${s.steps.length})`;
+    s.view.replaceChildren(...s.steps[i].items.map((ref) => item(key, ref)));
+  }
+  return {
+    async refresh() {
+      const { media } = await getJSON(`/api/run/${base}/media`);
+      if (!media.length && !Object.keys(sections).length) { box.replaceChildren(el("p", { class: "muted" }, "none")); return; }
+      if (!Object.keys(sections).length) box.replaceChildren();
+      for (const m of media) {
+        let s = sections[m.key];
+        if (!s) {
+          s = sections[m.key] = { steps: [], at: el("span", { class: "step" }), view: el("div", { class: "media-view" }) };
+          s.slider = el("input", { type: "range", class: "step-slider", min: "0", value: "0",
+            oninput: (e) => show(m.key, Number(e.target.value)) });
+          box.append(el("div", { class: "media", "data-key": m.key }, el("h3", {}, m.key),
+            el("div", { class: "toolbar" }, s.slider, s.at), s.view));
+        }
+        if (s.steps.length === m.steps.length) continue;
+        const follow = s.index === undefined || s.index === s.steps.length - 1; // on the newest step: stay there
+        s.steps = m.steps;
+        s.slider.max = String(m.steps.length - 1);
+        const i = follow ? m.steps.length - 1 : s.index;
+        s.slider.value = String(i);
+        show(m.key, i);
+      }
+    },
+  };
+}
+
 async function runPage(app, entity, project, runId) {
   const base = `/${enc(entity)}/${enc(project)}`;
   const url = `/api/run${base}/${enc(runId)}`;
@@ -260,8 +332,10 @@ async function runPage(app, entity, project, runId) {
   const output = el("pre", { id: "output" });
   const chartsBox = el("div", { id: "charts" });
   const systemBox = el("div", { id: "system" });
+  const mediaBox = el("div", { id: "media" });
   app.replaceChildren(head, chartControls(view, ["_step", "_runtime", "_timestamp", ...chartKeys(run)], () => panel.refresh(true)),
-    chartsBox, el("h2", {}, "System metrics"), systemBox, overview, el("h2", {}, "Output"), output);
+    chartsBox, el("h2", {}, "Media"), mediaBox, el("h2", {}, "System metrics"), systemBox, overview, el("h2", {}, "Output"), output);
+  const media = mediaPanel(mediaBox, run);
   let panel = chartPanel(chartsBox, [run], chartKeys(run), "history", view);
   const sysKeys = (run.system_keys || []).filter((k) => !k.startsWith("_"));
   const sysPanel = chartPanel(systemBox, [run], sysKeys, "system", view);
@@ -289,7 +363,8 @@ async function runPage(app, entity, project, runId) {
   }
   renderHead();
   await panel.refresh(true);
-  await Promise.all([sysPanel.refresh(true), readOutput()]);
+  await Promise.all([sysPanel.refresh(true), readOutput(), media.refresh()]);
+  let ticks = 0;
   const running = () => !["finished", "failed", "crashed", "preempted"].includes(run.state);
   setLive(running());
   async function tick() {
@@ -301,7 +376,8 @@ async function runPage(app, entity, project, runId) {
       panel.keys = keys.length;
       await panel.refresh(true);
     } else await panel.refresh(false);
-    await Promise.all([sysPanel.refresh(false), readOutput()]);
+    // media index every 3rd tick: it reads the media columns of every part again
+    await Promise.all([sysPanel.refresh(false), readOutput(), ++ticks % 3 ? null : media.refresh()]);
     renderHead();
     setLive(running());
     if (running() && location.pathname === window.__page) timer = setTimeout(tick, POLL_MS);
