@@ -375,11 +375,32 @@ def test_ui_command_serves_loopback_and_init_prints_its_url(tracker_env, capsys,
         html = run.to_html(height=300)
         assert html.startswith("<iframe") and run.url in html and "300px" in html
         assert run.to_html(hidden=True) == ""
+        assert _shown_in_ipython(run, monkeypatch) == [html, run.to_html()]
         run.finish()
     finally:
         proc.terminate()
         proc.wait(timeout=20)
     assert serving_ui(tracker_env["store"]) is None
+
+
+def _shown_in_ipython(run, monkeypatch) -> list[str]:
+    """The HTML IPython's display machinery publishes for ``run.display(height=300)`` and for
+    the run as a cell's value (``_repr_html_``), in a real (terminal-less) IPython shell."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from traitlets.config import Config
+
+    monkeypatch.setenv("IPYTHONDIR", os.path.join(os.environ["TRACKER_DIR"], "ipython"))
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    try:
+        with capture_output() as shown:
+            assert run.display(height=300) is True
+        as_value = shell.display_formatter.format(run)[0]["text/html"]
+        return [o.data["text/html"] for o in shown.outputs] + [as_value]
+    finally:
+        InteractiveShell.clear_instance()
 
 
 def test_ui_on_another_address_warns(tracker_env):
