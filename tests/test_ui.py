@@ -58,6 +58,42 @@ def test_zoomed_range_is_full_resolution_and_gaps_and_inf_are_dropped():
         check_buckets(1)
 
 
+def test_sampled_history_decodes_only_row_groups_holding_samples(tracker_env, monkeypatch):
+    """``Run.history`` without keys (the read API's fast path): the rows at
+    ``sample_indices`` of every row of the parts, then of the live tail; parts with other
+    columns and several row groups; no row group without a sample is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tracker.api.history import sample_indices, sample_stream
+    from tracker.store import open_store
+    from tracker.store.parts import part_key
+
+    store = open_store(tracker_env["store"])
+    prefix = "runs/me/p/r/history/"
+    every, step = [], 0
+    for i, n in enumerate((250, 7, 1000)):
+        cols = {"_step": np.arange(step, step + n), f"k{i}": np.arange(n) * 1.0, "a": [i] * n}
+        with store.blobs.writer(part_key(prefix, i)) as out:
+            pq.write_table(pa.table(cols), out, row_group_size=100)
+        every += [{"_step": step + j, f"k{i}": float(j), "a": i} for j in range(n)]
+        step += n
+    tail = [{"_step": step - 1, "a": "exported already"}, {"_step": step, "a": "new"}]
+    asked = []
+    got = sample_stream(store.blobs, prefix, 10, lambda last: asked.append(last) or tail)
+    assert asked == [step - 1]  # the last exported step: only the tail's rows after it count
+    assert got == [(every + tail[1:])[i] for i in sample_indices(step + 1, 10)]
+    assert got[-1] == tail[1]
+    read = []
+    real = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(
+        pq.ParquetFile,
+        "read_row_group",
+        lambda pf, g, *a, **k: read.append(g) or real(pf, g, *a, **k),
+    )
+    assert sample_stream(store.blobs, prefix, 2) == [every[0], every[-1]]
+    assert len(read) == 2  # of 14 row groups
+
+
 def test_filter_box_text_is_json_or_a_clear_error():
     from tracker.ui.queries import parse_filter
 

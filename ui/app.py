@@ -36,18 +36,20 @@ _CHUNK = 1 << 20
 class UiState:
     """The store the app reads, opened once (the catalogue keeps a connection per thread)."""
 
-    def __init__(self, store_uri: str) -> None:
+    def __init__(self, store_uri: str, s3_defaults: dict[str, str] | None = None) -> None:
         where = parse_store_uri(store_uri)
-        self.store = open_store(where.uri)
-        # a sidecar (for live tails) is found by a local folder; other backends have none
-        self.root = where.path if where.uri.startswith("file:") else None
+        self.store = open_store(where.uri, s3_defaults)
+        # a sidecar of this host serving the store (a running run's tail) is found by this
+        self.root = where.location
 
 
-def create_app(store_uri: str) -> Starlette:
+def create_app(store_uri: str, s3_defaults: dict[str, str] | None = None) -> Starlette:
     """The UI app over the store at ``store_uri``.
 
     Args:
         store_uri: a store folder or URI (any backend ``tracker.store.open_store`` serves).
+        s3_defaults: S3 options a shared store's URI does not name (the AWS variables', from
+            ``tracker.settings.Env.s3_defaults()``).
 
     Returns:
         The Starlette application (serve it with uvicorn, or test it with its test client).
@@ -55,7 +57,7 @@ def create_app(store_uri: str) -> Starlette:
     Raises:
         tracker.Error: a store URI whose scheme is not served.
     """
-    state = UiState(store_uri)
+    state = UiState(store_uri, s3_defaults)
 
     def api(handler):
         async def endpoint(request: Request) -> Response:

@@ -3,6 +3,7 @@
 "use strict";
 
 const POLL_MS = 1000; // a running run's page asks again every second (live within 2 s)
+const FIRST_CHARTS = 6; // charts asked for first, before the others (about a screenful)
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 const charts = {}; // key -> uPlot instance (tests read window.trackerCharts)
 window.trackerCharts = charts;
@@ -207,15 +208,20 @@ function chartPanel(container, runs, keys, stream, view) {
     return Promise.all(runs.map((r) => getJSON(seriesUrl(r, onlyKeys || keys, view, stream, lo, hi))
       .then((d) => ({ label: r.name || r.run_id, series: d.series }))));
   }
-  function draw() {
+  let boxes = {}; // prefix -> the group's box of charts
+  function clear() {
     panel.replaceChildren();
+    boxes = {};
     for (const k of Object.keys(charts)) if (charts[k].__stream === stream) { charts[k].destroy(); delete charts[k]; }
-    const groups = groupByPrefix(keys.filter((k) => data.some((d) => d.series[k])));
+  }
+  function draw(only) {
+    // all charts again, or (only) the charts of those keys added to what is drawn
+    if (!only) clear();
+    const groups = groupByPrefix((only || keys).filter((k) => data.some((d) => d.series[k])));
     for (const [prefix, ks] of Object.entries(groups)) {
-      const box = el("div", { class: "charts" });
-      panel.append(el("h3", {}, prefix), box);
+      if (!boxes[prefix]) panel.append(el("h3", {}, prefix), (boxes[prefix] = el("div", { class: "charts" })));
       for (const k of ks) {
-        const u = makeChart(box, k, data, view, async (chart, lo, hi) => {
+        const u = makeChart(boxes[prefix], k, data, view, async (chart, lo, hi) => {
           zoom = lo === null ? null : [lo, hi];
           const part = await fetchAll(lo, hi, [k]);
           chart.setData(chartData(part, k, view), lo === null);
@@ -226,10 +232,24 @@ function chartPanel(container, runs, keys, stream, view) {
     }
     if (!panel.children.length) panel.append(el("p", { class: "muted" }, "No numeric series."));
   }
+  async function drawAll() {
+    // the first screenful is asked for and drawn first, the other charts follow: the first
+    // chart does not wait for the data of every key
+    const ordered = Object.values(groupByPrefix(keys)).flat();
+    if (ordered.length <= FIRST_CHARTS) { data = await fetchAll(); return draw(); }
+    const rest = ordered.slice(FIRST_CHARTS);
+    data = await fetchAll(null, null, ordered.slice(0, FIRST_CHARTS));
+    const later = fetchAll(null, null, rest); // the server reads these while the page draws
+    clear(); // the charts drawn before stay until the new data is there
+    draw(ordered.slice(0, FIRST_CHARTS));
+    const more = await later;
+    data = data.map((d, i) => ({ label: d.label, series: { ...d.series, ...more[i].series } }));
+    draw(rest);
+  }
   return {
     async refresh(full) {
+      if (full || Object.keys(charts).length === 0) return drawAll();
       data = await fetchAll();
-      if (full || Object.keys(charts).length === 0) return draw();
       if (zoom) return; // the user is looking at a range: leave it
       for (const k of keys) if (charts[cid(k)]) charts[cid(k)].setData(chartData(data, k, view));
       if (keys.some((k) => !charts[cid(k)] && data.some((d) => d.series[k]))) draw();
