@@ -160,6 +160,25 @@ def test_pages_a_person_sees(served, page, run_script):
     assert page.locator("img[src=x]").count() == 0  # the table's cells are text too
     page.shot("run")
 
+    # drag over a chart: that range is asked again, at full resolution (every step in it)
+    box = page.locator(".chart[data-key='train/loss'] .u-over").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 100, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 200, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => window.trackerCharts['train/loss'].scales.x.min > 100")
+    page.wait_for_function(
+        "() => { const xs = window.trackerCharts['train/loss'].data[0];"
+        " return xs.length > 10 && xs.every((x, i) => i === 0 || x === xs[i - 1] + 1); }"
+    )
+    # smoothing: the line (the last value of each bucket) becomes an EMA of it; the band stays
+    acc = "window.trackerCharts['val/acc'].data"
+    raw = page.evaluate(f"{acc}[3].at(-1)")
+    page.eval_on_selector(
+        "#smoothing", "(s) => { s.value = 0.9; s.dispatchEvent(new Event('change')); }"
+    )
+    page.wait_for_function(f"() => {acc}[3].at(-1) < {raw} - 0.005 && {acc}[2].at(-1) === {raw}")
     page.select_option("#x-axis", "_runtime")
     page.wait_for_function(
         "() => window.trackerCharts['train/loss'].series[0].label === '_runtime'"
