@@ -88,6 +88,12 @@ def _fill(run_script) -> list[str]:
                     row["samples"] = tracker.Image(np.full((8, 8, 3), i // 1000 * 200, np.uint8))
                 if name == XSS and i == 1999:
                     row["preds"] = tracker.Table(columns=["id", XSS], data=[[k, XSS] for k in range(3)])
+                    curves = tracker.Table(columns=["x", "y", "which"],
+                                           data=[[k, k * k, "sq"] for k in (3, 1, 0, 2, 4)]
+                                           + [[k, 2 * k, "lin"] for k in range(5)])
+                    row["curves"] = tracker.plot.line(curves, "x", "y", stroke="which")
+                    bars = tracker.Table(columns=["cls", "n"], data=[["cat", 3], ["dog", 5]])
+                    row["bars"] = tracker.plot.bar(bars, "cls", "n", title="counts")
                 run.log(row)
             run.finish()
             ids.append(run.id)
@@ -158,6 +164,15 @@ def test_pages_a_person_sees(served, page, run_script):
     table = page.locator("#media .media[data-key=preds] .media-table tr").all_inner_texts()
     assert [r.split("\t") for r in table] == [["id", XSS], *[[str(k), XSS] for k in range(3)]]
     assert page.locator("img[src=x]").count() == 0  # the table's cells are text too
+    # tracker.plot charts: drawn from their tables (a line per stroke value, bars per label)
+    page.wait_for_function(
+        "() => window.trackerMediaCharts.bars && window.trackerMediaCharts.curves"
+    )
+    plots = page.evaluate(
+        "Object.fromEntries(['curves', 'bars'].map((k) => [k, window.trackerMediaCharts[k].data]))"
+    )
+    assert plots["curves"] == [[0, 1, 2, 3, 4], [0, 1, 4, 9, 16], [0, 2, 4, 6, 8]]
+    assert plots["bars"] == [[0, 1], [3, 5]]
     page.shot("run")
 
     # drag over a chart: that range is asked again, at full resolution (every step in it)

@@ -4,6 +4,7 @@
 
 const POLL_MS = 1000; // a running run's page asks again every second (live within 2 s)
 const FIRST_CHARTS = 6; // charts asked for first, before the others (about a screenful)
+const TABLE_ROWS = 100; // rows of a logged table shown on the run page
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 const charts = {}; // key -> uPlot instance (tests read window.trackerCharts)
 window.trackerCharts = charts;
@@ -273,6 +274,54 @@ function chartKeys(run) {
 // Per media key: the item(s) at one step, and a slider over the steps that hold the key.
 const mediaCharts = {}; // key -> uPlot of a histogram (tests read window.trackerMediaCharts)
 window.trackerMediaCharts = mediaCharts;
+// A tracker.plot chart's table as uPlot data: lines (one per group: stroke, class, lineKey),
+// points (scatter) or bars; null for kinds drawn as the table alone (confusion matrix...).
+const PLOT_ROLES = { line: ["x", "y", "stroke"], scatter: ["x", "y", null], pr_curve: ["x", "y", "class"],
+  roc_curve: ["x", "y", "class"], line_series: ["step", "lineVal", "lineKey"], bar: ["label", "value", null] };
+function plotData(spec, t) {
+  const roles = PLOT_ROLES[spec.kind];
+  const f = spec.fields || {};
+  if (!roles) return null;
+  const [xi, yi] = [t.columns.indexOf(f[roles[0]]), t.columns.indexOf(f[roles[1]])];
+  const gi = roles[2] ? t.columns.indexOf(f[roles[2]]) : -1;
+  if (xi < 0 || yi < 0) return null;
+  if (spec.kind === "bar") {
+    const rows = t.rows.filter((r) => typeof r[yi] === "number");
+    return { names: [f.value], labels: rows.map((r) => fmt(r[xi])), data: [rows.map((_, i) => i), rows.map((r) => r[yi])] };
+  }
+  const groups = new Map();
+  for (const r of t.rows) {
+    if (typeof r[xi] !== "number" || typeof r[yi] !== "number") continue;
+    const g = gi >= 0 ? fmt(r[gi]) : f[roles[1]];
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push([r[xi], r[yi]]);
+  }
+  if (!groups.size) return null;
+  const tables = [...groups.values()].map((pts) => {
+    pts.sort((a, b) => a[0] - b[0]);
+    return [pts.map((p) => p[0]), pts.map((p) => p[1])];
+  });
+  return { names: [...groups.keys()], data: tables.length === 1 ? tables[0] : uPlot.join(tables) };
+}
+function plotChart(holder, key, spec, t) {
+  const p = plotData(spec, t);
+  if (!p) return;
+  const style = (i) => {
+    const color = COLORS[i % COLORS.length];
+    if (spec.kind === "scatter") return { stroke: color, paths: () => null, points: { show: true, size: 5, fill: color } };
+    if (spec.kind === "bar") return { stroke: color, fill: color + "88", paths: uPlot.paths.bars({ size: [0.6] }), points: { show: false } };
+    return { stroke: color, width: 1.5, points: { show: false }, spanGaps: true };
+  };
+  const axes = p.labels ? [{ splits: () => p.labels.map((_, i) => i), values: (u, ticks) => ticks.map((v) => p.labels[v] ?? "") }, {}] : undefined;
+  if (mediaCharts[key]) mediaCharts[key].destroy();
+  // bars stand on 0, the first and last whole
+  const scales = p.labels ? { x: { time: false, range: () => [-0.5, p.labels.length - 0.5] },
+    y: { range: (u, lo, hi) => [Math.min(0, lo), Math.max(0, hi) * 1.05] } } : { x: { time: false } };
+  mediaCharts[key] = new uPlot({ title: spec.title || "", width: 420, height: 240, scales,
+    series: [{ label: spec.fields[PLOT_ROLES[spec.kind][0]] }, ...p.names.map((n, i) => ({ label: n, ...style(i) }))],
+    ...(axes ? { axes } : {}) }, p.data, holder);
+}
+
 function mediaPanel(box, run) {
   const base = `${enc(run.entity)}/${enc(run.project)}/${enc(run.run_id)}`;
   const fileUrl = (root, path) => `/${root}/${base}/${path.split("/").map(enc).join("/")}`;
@@ -285,23 +334,28 @@ function mediaPanel(box, run) {
       series: [{}, { stroke: COLORS[0], fill: COLORS[0] + "55", paths: uPlot.paths.stepped({ align: 1 }) }] },
     [edges, [...counts, counts.length ? counts[counts.length - 1] : null]], holder);
   }
-  function table(holder, ref) {
+  function table(holder, key, ref) {
     holder.append(el("p", { class: "muted" }, "loading table…"));
-    getJSON(`/api/run/${base}/table?path=${enc(ref.path)}`).then((t) => {
+    const spec = ref.chart ? (typeof ref.chart === "string" ? JSON.parse(ref.chart) : ref.chart) : null;
+    // a tracker.plot chart is drawn from (up to) 1,000 of its table's rows; a table shows 100
+    getJSON(`/api/run/${base}/table?path=${enc(ref.path)}&limit=${spec ? 1000 : TABLE_ROWS}`).then((t) => {
       const cell = (v) => (v && typeof v === "object" && v._type === "image-file" && v.path
         ? el("img", { src: fileUrl("media", v.path), alt: v.caption || "" }) : fmt(v));
-      holder.replaceChildren(el("table", { class: "media-table" },
+      const rows = t.rows.slice(0, TABLE_ROWS);
+      const chart = el("div", { class: "plot" });
+      holder.replaceChildren(chart, el("table", { class: "media-table" },
         el("tr", {}, t.columns.map((c) => el("th", {}, c))),
-        t.rows.map((r) => el("tr", {}, r.map((v) => el("td", {}, cell(v)))))),
-      el("p", { class: "muted" }, `${t.rows.length} of ${t.total} rows `,
+        rows.map((r) => el("tr", {}, r.map((v) => el("td", {}, cell(v)))))),
+      el("p", { class: "muted" }, `${rows.length} of ${t.total} rows `,
         el("a", { href: fileUrl("files", ref.path), download: "" }, "download")));
+      if (spec) plotChart(chart, key, spec, t);
     }).catch((e) => holder.replaceChildren(el("p", { class: "error" }, e.message)));
   }
   function item(key, ref) {
     const holder = el("figure", { class: "media-item" });
     const path = ref.path || "";
     if (ref._type === "histogram") histogram(holder, key, ref);
-    else if (ref._type === "table-file") table(holder, ref);
+    else if (ref._type === "table-file") table(holder, key, ref);
     else if (ref._type === "image-file" || (ref._type === "video-file" && path.endsWith(".gif")))
       holder.append(el("img", { src: fileUrl("media", path), alt: ref.caption || key }));
     else if (ref._type === "video-file") holder.append(el("video", { src: fileUrl("media", path), controls: "" }));
