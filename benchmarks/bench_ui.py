@@ -196,6 +196,8 @@ def log_with_poller(base: str | None, calls: int) -> dict:
     t0 = time.perf_counter()
     run.finish()
     out["finish_s"] = time.perf_counter() - t0
+    if poller:
+        poller.join(timeout=60)  # it may be amid a round of requests: the UI is stopped next
     # every row committed and exported once finish returns: the sidecar's rows/s end to end
     out["rows_per_s"] = calls / (calls / out["calls_per_s"] + out["finish_s"])
     return out
