@@ -143,6 +143,8 @@ def test_pages_a_person_sees(served, page, run_script):
     charts = {k: v for k, v in _charts(page).items() if not k.startswith("system:")}
     # one chart per key, each x + min, max, last; 2000 rows bucketed to 1000 points
     assert charts == {"train/loss": [4, 1000], "val/acc": [4, 1000], XSS: [4, 1000]}
+    options = page.locator("#x-axis option").all_inner_texts()
+    assert "val/acc" in options and "samples" not in options  # media keys are not axes
     headings = page.locator("#charts h3").all_inner_texts()
     assert headings == ["train", "val", "charts"]  # grouped by prefix
     # the key and the notes holding HTML show as text; no element was made of them

@@ -267,7 +267,9 @@ function chartControls(view, xKeys, onChange) {
     el("label", {}, "smoothing ", sm), el("span", { class: "muted" }, "drag to zoom (full resolution), double-click to reset"));
 }
 function chartKeys(run) {
-  return (run.history_keys || []).filter((k) => !k.startsWith("_"));
+  // media keys (their summary is a typed reference) are in the media panel, not charts
+  const media = (k) => { const v = (run.summary || {})[k]; return v !== null && typeof v === "object" && "_type" in v; };
+  return (run.history_keys || []).filter((k) => !k.startsWith("_") && !media(k));
 }
 
 // -- media panel -------------------------------------------------------------------------------
