@@ -305,10 +305,11 @@ class Run(ArtifactMethods):
     def display(self, height: int = 420, hidden: bool = False) -> bool:
         """Show the run's page inline in Jupyter; return whether it was displayed."""
         try:
-            from IPython.display import HTML, display
+            from IPython.display import display
         except ImportError:
             return False
-        display(HTML(self.to_html(height, hidden)))
+        # raw mime data: IPython's HTML() warns about every <iframe> it is given
+        display({"text/html": self.to_html(height, hidden), "text/plain": repr(self)}, raw=True)
         return True
 
     def get_sweep_url(self) -> None:

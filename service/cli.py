@@ -279,7 +279,7 @@ def ui(
     from tracker.ui.server import serve
 
     uri = store or Env.get(Env.STORE) or _store(None)
-    serve(uri, _store(store), host=host, port=port)
+    serve(uri, _store(store), host=host, port=port, s3_defaults=Env.s3_defaults())
 
 
 def main() -> None:

@@ -118,9 +118,10 @@ def test_a_run_logged_into_postgres_and_s3_reads_back(shared, run_script, tmp_pa
     (tmp_path / "weights.bin").write_bytes(b"w" * 10_000)
     run_script(
         f"""
-        import tracker
+        import numpy as np, tracker
         run = tracker.init(project="lab", group="exp1", config={{"lr": 0.1}})
-        for i in range(300):
+        run.log({{"loss": 1.0, "i": 0, "img": tracker.Image(np.zeros((4, 4, 3), np.uint8))}})
+        for i in range(1, 300):
             run.log({{"loss": 1.0 / (i + 1), "i": i}})
         run.save({str(tmp_path / "weights.bin")!r}, base_path={str(tmp_path)!r}, policy="now")
         run.summary["best"] = 0.5
@@ -146,6 +147,40 @@ def test_a_run_logged_into_postgres_and_s3_reads_back(shared, run_script, tmp_pa
     # the CLI reads the same store
     listed = json.loads(cli("runs", "tester/lab", "--store", shared, "--json"))
     assert [(r["state"], r["last_step"]) for r in listed] == [("finished", 299)]
+    _served_by_the_ui(shared, run.id)
+
+
+def _served_by_the_ui(shared, run_id):
+    """`tracker-service ui --store postgresql://...?blobs=s3://...` lists the run, serves its
+    chart data, a file and an image (the S3 endpoint from the AWS variables; the secret key in
+    the URI is not printed)."""
+    import urllib.request
+
+    from test_ui import _start_ui
+
+    proc, url, err = _start_ui(shared + "&access_key=testing&secret_key=s3cr3t-hidden")
+    try:
+        assert "secret_key=***" in err and "s3cr3t-hidden" not in err
+
+        def get(path):
+            try:
+                with urllib.request.urlopen(url + path, timeout=20) as resp:
+                    return resp.read()
+            except urllib.error.HTTPError as exc:
+                raise AssertionError(f"{path}: {exc.code} {exc.read()!r}") from None
+
+        runs = json.loads(get("/api/runs/tester/lab"))["runs"]
+        assert [(r["run_id"], r["state"]) for r in runs] == [(run_id, "finished")]
+        series = json.loads(get(f"/api/run/tester/lab/{run_id}/series?key=loss&buckets=100"))
+        assert series["rows"] == 300 and series["series"]["loss"]["max"][0] == 1.0
+        assert get(f"/files/tester/lab/{run_id}/weights.bin") == b"w" * 10_000
+        (img,) = json.loads(get(f"/api/run/tester/lab/{run_id}/media"))["media"]
+        assert get(f"/media/tester/lab/{run_id}/{img['steps'][0]['items'][0]['path']}")[:4] == (
+            b"\x89PNG"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def test_status_of_a_live_run_on_the_shared_store(shared):

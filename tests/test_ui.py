@@ -58,6 +58,42 @@ def test_zoomed_range_is_full_resolution_and_gaps_and_inf_are_dropped():
         check_buckets(1)
 
 
+def test_sampled_history_decodes_only_row_groups_holding_samples(tracker_env, monkeypatch):
+    """``Run.history`` without keys (the read API's fast path): the rows at
+    ``sample_indices`` of every row of the parts, then of the live tail; parts with other
+    columns and several row groups; no row group without a sample is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tracker.api.history import sample_indices, sample_stream
+    from tracker.store import open_store
+    from tracker.store.parts import part_key
+
+    store = open_store(tracker_env["store"])
+    prefix = "runs/me/p/r/history/"
+    every, step = [], 0
+    for i, n in enumerate((250, 7, 1000)):
+        cols = {"_step": np.arange(step, step + n), f"k{i}": np.arange(n) * 1.0, "a": [i] * n}
+        with store.blobs.writer(part_key(prefix, i)) as out:
+            pq.write_table(pa.table(cols), out, row_group_size=100)
+        every += [{"_step": step + j, f"k{i}": float(j), "a": i} for j in range(n)]
+        step += n
+    tail = [{"_step": step - 1, "a": "exported already"}, {"_step": step, "a": "new"}]
+    asked = []
+    got = sample_stream(store.blobs, prefix, 10, lambda last: asked.append(last) or tail)
+    assert asked == [step - 1]  # the last exported step: only the tail's rows after it count
+    assert got == [(every + tail[1:])[i] for i in sample_indices(step + 1, 10)]
+    assert got[-1] == tail[1]
+    read = []
+    real = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(
+        pq.ParquetFile,
+        "read_row_group",
+        lambda pf, g, *a, **k: read.append(g) or real(pf, g, *a, **k),
+    )
+    assert sample_stream(store.blobs, prefix, 2) == [every[0], every[-1]]
+    assert len(read) == 2  # of 14 row groups
+
+
 def test_filter_box_text_is_json_or_a_clear_error():
     from tracker.ui.queries import parse_filter
 
@@ -80,11 +116,11 @@ def _client(store: str):
 @pytest.fixture
 def filled(tracker_env, run_script):
     """Two finished runs of project `ui` (one with a key and a name holding HTML, a group, an
-    alert, captured output and a saved file) and one of project `other`, logged by a real
+    alert, captured output, a saved file, images, histograms and a table) and one of project `other`, logged by a real
     training process."""
     proc = run_script(
         f"""
-        import time, tracker
+        import time, numpy as np, tracker
         XSS = {XSS!r}
         a = tracker.init(project="ui", name=XSS, config={{"lr": 0.1, "opt": "adam"}}, group="g1",
                          notes=XSS, tags=["base"], settings={{"system_sample_interval": 0.1}})
@@ -93,7 +129,13 @@ def filled(tracker_env, run_script):
             fh.write("w" * 3000)
         a.save("weights.txt", policy="now")
         for i in range(300):
-            a.log({{"train/loss": 1.0 / (i + 1), "val/acc": i / 300, XSS: i}})
+            row = {{"train/loss": 1.0 / (i + 1), "val/acc": i / 300, XSS: i}}
+            if i % 100 == 0:  # media at steps 0, 100, 200: an image of gray level i // 100 * 80
+                row["samples"] = tracker.Image(np.full((6, 6, 3), i // 100 * 80, np.uint8))
+                row["hist"] = tracker.Histogram(np.arange(10) + i, num_bins=5)
+            if i == 299:
+                row["preds"] = tracker.Table(columns=["id", XSS], data=[[k, XSS] for k in range(150)])
+            a.log(row)
         a.alert("diverged", "loss went up", level="WARN")
         print("epoch 1 done")
         a.finish()
@@ -194,6 +236,55 @@ def test_downloads_are_confined_to_the_runs_files(filled):
         assert b"SQLite" not in r.content and b"root:" not in r.content
 
 
+def test_media_index_files_and_tables(filled):
+    from io import BytesIO
+
+    from PIL import Image
+
+    c, e, a = _client(filled["store"]), filled["entity"], filled["a"]
+    index = {m["key"]: m for m in c.get(f"/api/run/{e}/ui/{a}/media").json()["media"]}
+    assert set(index) == {"samples", "hist", "preds"}
+    samples = index["samples"]
+    assert samples["type"] == "image-file" and [s["step"] for s in samples["steps"]] == [
+        0,
+        100,
+        200,
+    ]
+    hist = index["hist"]["steps"][1]["items"][0]
+    assert hist["_type"] == "histogram" and len(hist["bins"]) == 6 and sum(hist["values"]) == 10
+    for step, level in zip(samples["steps"], (0, 80, 160), strict=True):
+        ref = step["items"][0]
+        got = c.get(f"/media/{e}/ui/{a}/{ref['path']}")
+        assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+        assert Image.open(BytesIO(got.content)).getpixel((0, 0)) == (level, level, level)
+    table_ref = index["preds"]["steps"][0]["items"][0]
+    assert index["preds"]["steps"][0]["step"] == 299 and table_ref["_type"] == "table-file"
+    table = c.get(f"/api/run/{e}/ui/{a}/table", params={"path": table_ref["path"]}).json()
+    assert table["columns"] == ["id", XSS] and table["total"] == 150
+    assert len(table["rows"]) == 100 and table["rows"][7] == [7, XSS]
+    few = c.get(f"/api/run/{e}/ui/{a}/table", params={"path": table_ref["path"], "limit": 3})
+    assert [r[0] for r in few.json()["rows"]] == [0, 1, 2]
+    # media files: only the run's own media, only types shown inline; traversal refused
+    image = samples["steps"][0]["items"][0]["path"]
+    for path, status in (
+        (f"/media/{e}/ui/{a}/media%2F..%2F..%2F..%2F..%2F..%2Fcatalogue.db", 400),
+        (f"/media/{e}/ui/{a}/weights.txt", 400),  # a file of the run, but not a media file
+        (f"/media/{e}/ui/{a}/media/images/missing.png", 404),
+        (f"/media/{e}/ui/{a}/{table_ref['path']}", 400),  # a table is rows, not an inline file
+        (f"/media/{e}/other/{a}/{image}", 404),  # another project: not this run's file
+        (f"/media/{e}/ui/{filled['b']}/{image}", 404),  # another run's media
+    ):
+        r = c.get(path)
+        assert r.status_code == status, path
+        assert b"SQLite" not in r.content
+    table_url = f"/api/run/{e}/ui/{a}/table"
+    assert c.get(table_url, params={"path": "media/../catalogue.db"}).status_code == 400
+    assert c.get(table_url, params={"path": image}).status_code == 400  # not a table
+    assert c.get(table_url).status_code == 400
+    assert c.get(f"/api/run/{e}/ui/{filled['b']}/media").json() == {"media": []}
+    assert c.get(f"/api/run/{e}/ui/nope/media").status_code == 404
+
+
 def test_pages_are_one_static_shell_with_a_strict_content_policy(filled):
     c, e, a = _client(filled["store"]), filled["entity"], filled["a"]
     for path in ("/", f"/{e}/ui", f"/{e}/ui/runs/{a}", f"/{e}/ui/groups/g1", f"/{e}/ui/compare"):
@@ -263,6 +354,12 @@ def test_a_running_runs_chart_reaches_its_last_committed_step(tracker_env):
         lambda: c.get(url, params={"key": "loss"}).json()["series"]["loss"]["last"][-1] == 79
     )
     assert c.get(f"/api/run/{run.entity}/live/{run.id}").json()["state"] == "running"
+    # an image logged by the running run reaches the media panel (and its file the store)
+    run.log({"img": tracker.Image(np.full((4, 4, 3), 7, np.uint8))})
+    media = f"/api/run/{run.entity}/live/{run.id}/media"
+    ref = wait_until(lambda: (m := c.get(media).json()["media"]) and m[0]["steps"][0]["items"][0])
+    assert ref["_type"] == "image-file" and ref["width"] == 4
+    wait_until(lambda: c.get(f"/media/{run.entity}/live/{run.id}/{ref['path']}").status_code == 200)
     run.finish()
 
 
@@ -314,11 +411,32 @@ def test_ui_command_serves_loopback_and_init_prints_its_url(tracker_env, capsys,
         html = run.to_html(height=300)
         assert html.startswith("<iframe") and run.url in html and "300px" in html
         assert run.to_html(hidden=True) == ""
+        assert _shown_in_ipython(run, monkeypatch) == [html, run.to_html()]
         run.finish()
     finally:
         proc.terminate()
         proc.wait(timeout=20)
     assert serving_ui(tracker_env["store"]) is None
+
+
+def _shown_in_ipython(run, monkeypatch) -> list[str]:
+    """The HTML IPython's display machinery publishes for ``run.display(height=300)`` and for
+    the run as a cell's value (``_repr_html_``), in a real (terminal-less) IPython shell."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from traitlets.config import Config
+
+    monkeypatch.setenv("IPYTHONDIR", os.path.join(os.environ["TRACKER_DIR"], "ipython"))
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    try:
+        with capture_output() as shown:
+            assert run.display(height=300) is True
+        as_value = shell.display_formatter.format(run)[0]["text/html"]
+        return [o.data["text/html"] for o in shown.outputs] + [as_value]
+    finally:
+        InteractiveShell.clear_instance()
 
 
 def test_ui_on_another_address_warns(tracker_env):

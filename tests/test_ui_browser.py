@@ -76,14 +76,25 @@ def served(tracker_env):
 def _fill(run_script) -> list[str]:
     proc = run_script(
         f"""
-        import tracker
+        import numpy as np, tracker
         XSS = {XSS!r}
         ids = []
         for name, lr, scale in ((XSS, 0.1, 1.0), ("second", 0.01, 2.0)):
             run = tracker.init(project="web", name=name, notes=XSS, group="sweep",
                                config={{"lr": lr}}, settings={{"system_sample_interval": 0}})
             for i in range(2000):
-                run.log({{"train/loss": scale / (i + 1), "val/acc": i / 2000, XSS: i}})
+                row = {{"train/loss": scale / (i + 1), "val/acc": i / 2000, XSS: i}}
+                if name == XSS and i % 1000 == 0:  # images at steps 0 and 1000; one table
+                    row["samples"] = tracker.Image(np.full((8, 8, 3), i // 1000 * 200, np.uint8))
+                if name == XSS and i == 1999:
+                    row["preds"] = tracker.Table(columns=["id", XSS], data=[[k, XSS] for k in range(3)])
+                    curves = tracker.Table(columns=["x", "y", "which"],
+                                           data=[[k, k * k, "sq"] for k in (3, 1, 0, 2, 4)]
+                                           + [[k, 2 * k, "lin"] for k in range(5)])
+                    row["curves"] = tracker.plot.line(curves, "x", "y", stroke="which")
+                    bars = tracker.Table(columns=["cls", "n"], data=[["cat", 3], ["dog", 5]])
+                    row["bars"] = tracker.plot.bar(bars, "cls", "n", title="counts")
+                run.log(row)
             run.finish()
             ids.append(run.id)
         print("IDS", run.entity, *ids)
@@ -132,13 +143,59 @@ def test_pages_a_person_sees(served, page, run_script):
     charts = {k: v for k, v in _charts(page).items() if not k.startswith("system:")}
     # one chart per key, each x + min, max, last; 2000 rows bucketed to 1000 points
     assert charts == {"train/loss": [4, 1000], "val/acc": [4, 1000], XSS: [4, 1000]}
+    options = page.locator("#x-axis option").all_inner_texts()
+    assert "val/acc" in options and "samples" not in options  # media keys are not axes
     headings = page.locator("#charts h3").all_inner_texts()
     assert headings == ["train", "val", "charts"]  # grouped by prefix
     # the key and the notes holding HTML show as text; no element was made of them
     assert page.locator("img[src=x]").count() == 0
     assert XSS in page.inner_text("#charts") and page.inner_text("#notes") == XSS
+    # the media panel: the image of the newest step, a slider over its steps, the table's rows
+    image = "#media .media[data-key=samples] img"
+    page.wait_for_function(f"() => document.querySelector('{image}')?.naturalWidth === 8")
+    newest = page.get_attribute(image, "src")
+    assert "/samples_1000_" in newest and "step 1000 (2 of 2)" in page.inner_text("#media")
+    page.eval_on_selector(
+        "#media .media[data-key=samples] .step-slider",
+        "(s) => { s.value = 0; s.dispatchEvent(new Event('input')); }",
+    )
+    page.wait_for_function(f"() => document.querySelector('{image}')?.naturalWidth === 8")
+    assert "/samples_0_" in page.get_attribute(image, "src")
+    assert "step 0 (1 of 2)" in page.inner_text("#media .media[data-key=samples]")
+    page.wait_for_selector("#media .media-table td")
+    table = page.locator("#media .media[data-key=preds] .media-table tr").all_inner_texts()
+    assert [r.split("\t") for r in table] == [["id", XSS], *[[str(k), XSS] for k in range(3)]]
+    assert page.locator("img[src=x]").count() == 0  # the table's cells are text too
+    # tracker.plot charts: drawn from their tables (a line per stroke value, bars per label)
+    page.wait_for_function(
+        "() => window.trackerMediaCharts.bars && window.trackerMediaCharts.curves"
+    )
+    plots = page.evaluate(
+        "Object.fromEntries(['curves', 'bars'].map((k) => [k, window.trackerMediaCharts[k].data]))"
+    )
+    assert plots["curves"] == [[0, 1, 2, 3, 4], [0, 1, 4, 9, 16], [0, 2, 4, 6, 8]]
+    assert plots["bars"] == [[0, 1], [3, 5]]
     page.shot("run")
 
+    # drag over a chart: that range is asked again, at full resolution (every step in it)
+    box = page.locator(".chart[data-key='train/loss'] .u-over").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 100, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 200, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => window.trackerCharts['train/loss'].scales.x.min > 100")
+    page.wait_for_function(
+        "() => { const xs = window.trackerCharts['train/loss'].data[0];"
+        " return xs.length > 10 && xs.every((x, i) => i === 0 || x === xs[i - 1] + 1); }"
+    )
+    # smoothing: the line (the last value of each bucket) becomes an EMA of it; the band stays
+    acc = "window.trackerCharts['val/acc'].data"
+    raw = page.evaluate(f"{acc}[3].at(-1)")
+    page.eval_on_selector(
+        "#smoothing", "(s) => { s.value = 0.9; s.dispatchEvent(new Event('change')); }"
+    )
+    page.wait_for_function(f"() => {acc}[3].at(-1) < {raw} - 0.005 && {acc}[2].at(-1) === {raw}")
     page.select_option("#x-axis", "_runtime")
     page.wait_for_function(
         "() => window.trackerCharts['train/loss'].series[0].label === '_runtime'"

@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from tracker.store import open_store, parse_store_uri
 from tracker.store.keys import file_key
-from tracker.ui import queries
+from tracker.ui import media, queries
 from tracker.ui.series import DEFAULT_BUCKETS, check_buckets
 
 # realpath: an editable install links each file, and StaticFiles refuses links leaving its folder
@@ -36,18 +36,20 @@ _CHUNK = 1 << 20
 class UiState:
     """The store the app reads, opened once (the catalogue keeps a connection per thread)."""
 
-    def __init__(self, store_uri: str) -> None:
+    def __init__(self, store_uri: str, s3_defaults: dict[str, str] | None = None) -> None:
         where = parse_store_uri(store_uri)
-        self.store = open_store(where.uri)
-        # a sidecar (for live tails) is found by a local folder; other backends have none
-        self.root = where.path if where.uri.startswith("file:") else None
+        self.store = open_store(where.uri, s3_defaults)
+        # a sidecar of this host serving the store (a running run's tail) is found by this
+        self.root = where.location
 
 
-def create_app(store_uri: str) -> Starlette:
+def create_app(store_uri: str, s3_defaults: dict[str, str] | None = None) -> Starlette:
     """The UI app over the store at ``store_uri``.
 
     Args:
         store_uri: a store folder or URI (any backend ``tracker.store.open_store`` serves).
+        s3_defaults: S3 options a shared store's URI does not name (the AWS variables', from
+            ``tracker.settings.Env.s3_defaults()``).
 
     Returns:
         The Starlette application (serve it with uvicorn, or test it with its test client).
@@ -55,7 +57,7 @@ def create_app(store_uri: str) -> Starlette:
     Raises:
         tracker.Error: a store URI whose scheme is not served.
     """
-    state = UiState(store_uri)
+    state = UiState(store_uri, s3_defaults)
 
     def api(handler):
         async def endpoint(request: Request) -> Response:
@@ -77,7 +79,10 @@ def create_app(store_uri: str) -> Starlette:
         Route("/api/run/{entity}/{project}/{run_id}", api(_run)),
         Route("/api/run/{entity}/{project}/{run_id}/series", api(_series)),
         Route("/api/run/{entity}/{project}/{run_id}/output", api(_output)),
+        Route("/api/run/{entity}/{project}/{run_id}/media", api(_media)),
+        Route("/api/run/{entity}/{project}/{run_id}/table", api(_table)),
         Route("/files/{entity}/{project}/{run_id}/{name:path}", _download(state)),
+        Route("/media/{entity}/{project}/{run_id}/{name:path}", _media_file(state)),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         Route("/{page:path}", _page),
     ]
@@ -108,7 +113,7 @@ class SecurityHeaders:
 
 
 async def _page(request: Request) -> Response:
-    if request.path_params["page"].startswith(("api/", "files/")):
+    if request.path_params["page"].startswith(("api/", "files/", "media/")):
         raise HTTPException(404)
     return FileResponse(os.path.join(STATIC, "index.html"))
 
@@ -206,41 +211,88 @@ def _output(state: UiState, request: Request) -> Any:
     return {"offset": offset + len(data), "text": data.decode("utf-8", "replace")}
 
 
+def _media(state: UiState, request: Request) -> Any:
+    run = _record(state, request)
+    return None if run is None else media.media_index(state.store, state.root, run)
+
+
+def _table(state: UiState, request: Request) -> Any:
+    run = _record(state, request)
+    if run is None:
+        return None
+    path = request.query_params.get("path") or ""
+    if not path:
+        raise ValueError("give the table's path= (media/tables/...)")
+    limit = min(1000, max(1, _int(request, "limit", media.TABLE_ROWS)))
+    return media.table_rows(state.store, run, path, limit)
+
+
 def _download(state: UiState):
     """Downloads of a run's files: only names the catalogue lists for that run, only keys
     inside the run's files (``..`` and absolute names are refused by the key rules)."""
 
-    async def endpoint(request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
-        p = request.path_params
-        name = p["name"]
-        try:
-            key = file_key(p["entity"], p["project"], p["run_id"], name)
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        records = await run_in_threadpool(
-            state.store.catalogue.get_files, p["entity"], p["project"], p["run_id"], [name]
+    def find(p: dict[str, str]) -> str | None:
+        key = file_key(p["entity"], p["project"], p["run_id"], p["name"])
+        records = state.store.catalogue.get_files(
+            p["entity"], p["project"], p["run_id"], [p["name"]]
         )
-        if not records:
-            return JSONResponse({"error": "no such file"}, status_code=404)
-        try:
-            fh = await run_in_threadpool(state.store.blobs.open, key)
-        except FileNotFoundError:
-            return JSONResponse({"error": "no such file"}, status_code=404)
+        return key if records else None
 
-        def chunks():
-            with fh:
-                while chunk := fh.read(_CHUNK):
-                    yield chunk
-
+    async def endpoint(request: Request) -> Response:
         from urllib.parse import quote
 
-        filename = quote(name.rsplit("/", 1)[-1])
-        return StreamingResponse(
-            chunks(),
-            media_type="application/octet-stream",  # never rendered by the browser as a page
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+        filename = quote(request.path_params["name"].rsplit("/", 1)[-1])
+        return await _blob(
+            state,
+            request,
+            find,
+            "application/octet-stream",  # never rendered by the browser as a page
+            {"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
         )
 
     return endpoint
+
+
+def _media_file(state: UiState):
+    """A run's media file shown inline by the run page (images, videos): only files under
+    ``media/`` that the catalogue lists for the run, only types an ``<img>``/``<video>`` shows
+    (an HTML or other media file is a download from ``/files``)."""
+
+    def find(p: dict[str, str]) -> str | None:
+        run = {"entity": p["entity"], "project": p["project"], "run_id": p["run_id"]}
+        return media.media_file_key(state.store, run, p["name"])
+
+    async def endpoint(request: Request) -> Response:
+        ext = request.path_params["name"].rsplit(".", 1)[-1].lower()
+        kind = media.INLINE_TYPES.get(ext)
+        if kind is None:
+            return JSONResponse({"error": f"a .{ext} file is not shown inline"}, status_code=400)
+        return await _blob(state, request, find, kind, {"Cache-Control": "max-age=3600"})
+
+    return endpoint
+
+
+async def _blob(
+    state: UiState, request: Request, find: Any, media_type: str, headers: dict[str, str]
+) -> Response:
+    """Stream the blob ``find(path_params)`` names: 400 for a name outside the run's files
+    (ValueError), 404 when the run has no such file."""
+    from starlette.concurrency import run_in_threadpool
+
+    try:
+        key = await run_in_threadpool(find, request.path_params)
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    if key is None:
+        return JSONResponse({"error": "no such file"}, status_code=404)
+    try:
+        fh = await run_in_threadpool(state.store.blobs.open, key)
+    except FileNotFoundError:
+        return JSONResponse({"error": "no such file"}, status_code=404)
+
+    def chunks():
+        with fh:
+            while chunk := fh.read(_CHUNK):
+                yield chunk
+
+    return StreamingResponse(chunks(), media_type=media_type, headers=headers)

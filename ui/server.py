@@ -7,11 +7,18 @@ import os
 import sys
 
 from tracker.client.runtime import ui_info_path
+from tracker.store import parse_store_uri
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def serve(store_uri: str, store_root: str, host: str = "127.0.0.1", port: int = 8080) -> None:
+def serve(
+    store_uri: str,
+    store_root: str,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    s3_defaults: dict[str, str] | None = None,
+) -> None:
     """Serve the UI over ``store_uri`` until interrupted.
 
     While it serves, a small file in the runtime directory names its URL, so that
@@ -22,6 +29,7 @@ def serve(store_uri: str, store_root: str, host: str = "127.0.0.1", port: int = 
         store_root: the local folder that names the store for this host (the marker's key).
         host: the address to bind; anything but loopback is warned about (the UI has no login).
         port: the TCP port (0: any free one).
+        s3_defaults: S3 options a shared store's URI does not name (the AWS variables').
 
     Raises:
         tracker.Error: a store URI whose scheme is not served.
@@ -37,7 +45,7 @@ def serve(store_uri: str, store_root: str, host: str = "127.0.0.1", port: int = 
             "in the store (there is no login). Use --host 127.0.0.1 to keep it local.",
             file=sys.stderr,
         )
-    app = create_app(store_uri)
+    app = create_app(store_uri, s3_defaults)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -46,10 +54,11 @@ def serve(store_uri: str, store_root: str, host: str = "127.0.0.1", port: int = 
     port = sock.getsockname()[1]
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+    shown_store = parse_store_uri(store_uri).display  # no password or secret key on screen
     marker = ui_info_path(store_root)
     with open(marker, "w") as fh:
-        json.dump({"pid": os.getpid(), "url": url, "store": store_uri}, fh)
-    print(f"tracker UI: {url}  (store {store_uri}; Ctrl-C stops it)", file=sys.stderr, flush=True)
+        json.dump({"pid": os.getpid(), "url": url, "store": shown_store}, fh)
+    print(f"tracker UI: {url}  (store {shown_store}; Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
         config = uvicorn.Config(app, log_level="warning", access_log=False)
         uvicorn.Server(config).run(sockets=[sock])

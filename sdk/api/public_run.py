@@ -16,6 +16,7 @@ from tracker.api.history import (
     read_stream,
     rows_of,
     sample_indices,
+    sample_stream,
     scan_stream,
 )
 from tracker.errors import Error, IncompleteRunHistoryError
@@ -210,6 +211,10 @@ class Run:
         import pyarrow.compute as pc
 
         name = "system" if stream == "system" else "history"
+        if keys is None:  # every row counts: decode only the row groups holding the samples
+            live = name == "history" and self.state not in TERMINAL
+            tail = (lambda last: self._tail(last + 1)) if live else None
+            return sample_stream(self._api.store.blobs, self._stream(name), samples, tail)
         read = None if cols is None else list(dict.fromkeys(["_step", *cols]))
         table = read_stream(self._api.store.blobs, self._stream(name), read)
         if keys is not None:

@@ -3,6 +3,8 @@
 "use strict";
 
 const POLL_MS = 1000; // a running run's page asks again every second (live within 2 s)
+const FIRST_CHARTS = 6; // charts asked for first, before the others (about a screenful)
+const TABLE_ROWS = 100; // rows of a logged table shown on the run page
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 const charts = {}; // key -> uPlot instance (tests read window.trackerCharts)
 window.trackerCharts = charts;
@@ -207,15 +209,20 @@ function chartPanel(container, runs, keys, stream, view) {
     return Promise.all(runs.map((r) => getJSON(seriesUrl(r, onlyKeys || keys, view, stream, lo, hi))
       .then((d) => ({ label: r.name || r.run_id, series: d.series }))));
   }
-  function draw() {
+  let boxes = {}; // prefix -> the group's box of charts
+  function clear() {
     panel.replaceChildren();
+    boxes = {};
     for (const k of Object.keys(charts)) if (charts[k].__stream === stream) { charts[k].destroy(); delete charts[k]; }
-    const groups = groupByPrefix(keys.filter((k) => data.some((d) => d.series[k])));
+  }
+  function draw(only) {
+    // all charts again, or (only) the charts of those keys added to what is drawn
+    if (!only) clear();
+    const groups = groupByPrefix((only || keys).filter((k) => data.some((d) => d.series[k])));
     for (const [prefix, ks] of Object.entries(groups)) {
-      const box = el("div", { class: "charts" });
-      panel.append(el("h3", {}, prefix), box);
+      if (!boxes[prefix]) panel.append(el("h3", {}, prefix), (boxes[prefix] = el("div", { class: "charts" })));
       for (const k of ks) {
-        const u = makeChart(box, k, data, view, async (chart, lo, hi) => {
+        const u = makeChart(boxes[prefix], k, data, view, async (chart, lo, hi) => {
           zoom = lo === null ? null : [lo, hi];
           const part = await fetchAll(lo, hi, [k]);
           chart.setData(chartData(part, k, view), lo === null);
@@ -226,10 +233,24 @@ function chartPanel(container, runs, keys, stream, view) {
     }
     if (!panel.children.length) panel.append(el("p", { class: "muted" }, "No numeric series."));
   }
+  async function drawAll() {
+    // the first screenful is asked for and drawn first, the other charts follow: the first
+    // chart does not wait for the data of every key
+    const ordered = Object.values(groupByPrefix(keys)).flat();
+    if (ordered.length <= FIRST_CHARTS) { data = await fetchAll(); return draw(); }
+    const rest = ordered.slice(FIRST_CHARTS);
+    data = await fetchAll(null, null, ordered.slice(0, FIRST_CHARTS));
+    const later = fetchAll(null, null, rest); // the server reads these while the page draws
+    clear(); // the charts drawn before stay until the new data is there
+    draw(ordered.slice(0, FIRST_CHARTS));
+    const more = await later;
+    data = data.map((d, i) => ({ label: d.label, series: { ...d.series, ...more[i].series } }));
+    draw(rest);
+  }
   return {
     async refresh(full) {
+      if (full || Object.keys(charts).length === 0) return drawAll();
       data = await fetchAll();
-      if (full || Object.keys(charts).length === 0) return draw();
       if (zoom) return; // the user is looking at a range: leave it
       for (const k of keys) if (charts[cid(k)]) charts[cid(k)].setData(chartData(data, k, view));
       if (keys.some((k) => !charts[cid(k)] && data.some((d) => d.series[k]))) draw();
@@ -246,7 +267,134 @@ function chartControls(view, xKeys, onChange) {
     el("label", {}, "smoothing ", sm), el("span", { class: "muted" }, "drag to zoom (full resolution), double-click to reset"));
 }
 function chartKeys(run) {
-  return (run.history_keys || []).filter((k) => !k.startsWith("_"));
+  // media keys (their summary is a typed reference) are in the media panel, not charts
+  const media = (k) => { const v = (run.summary || {})[k]; return v !== null && typeof v === "object" && "_type" in v; };
+  return (run.history_keys || []).filter((k) => !k.startsWith("_") && !media(k));
+}
+
+// -- media panel -------------------------------------------------------------------------------
+// Per media key: the item(s) at one step, and a slider over the steps that hold the key.
+const mediaCharts = {}; // key -> uPlot of a histogram (tests read window.trackerMediaCharts)
+window.trackerMediaCharts = mediaCharts;
+// A tracker.plot chart's table as uPlot data: lines (one per group: stroke, class, lineKey),
+// points (scatter) or bars; null for kinds drawn as the table alone (confusion matrix...).
+const PLOT_ROLES = { line: ["x", "y", "stroke"], scatter: ["x", "y", null], pr_curve: ["x", "y", "class"],
+  roc_curve: ["x", "y", "class"], line_series: ["step", "lineVal", "lineKey"], bar: ["label", "value", null] };
+function plotData(spec, t) {
+  const roles = PLOT_ROLES[spec.kind];
+  const f = spec.fields || {};
+  if (!roles) return null;
+  const [xi, yi] = [t.columns.indexOf(f[roles[0]]), t.columns.indexOf(f[roles[1]])];
+  const gi = roles[2] ? t.columns.indexOf(f[roles[2]]) : -1;
+  if (xi < 0 || yi < 0) return null;
+  if (spec.kind === "bar") {
+    const rows = t.rows.filter((r) => typeof r[yi] === "number");
+    return { names: [f.value], labels: rows.map((r) => fmt(r[xi])), data: [rows.map((_, i) => i), rows.map((r) => r[yi])] };
+  }
+  const groups = new Map();
+  for (const r of t.rows) {
+    if (typeof r[xi] !== "number" || typeof r[yi] !== "number") continue;
+    const g = gi >= 0 ? fmt(r[gi]) : f[roles[1]];
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push([r[xi], r[yi]]);
+  }
+  if (!groups.size) return null;
+  const tables = [...groups.values()].map((pts) => {
+    pts.sort((a, b) => a[0] - b[0]);
+    return [pts.map((p) => p[0]), pts.map((p) => p[1])];
+  });
+  return { names: [...groups.keys()], data: tables.length === 1 ? tables[0] : uPlot.join(tables) };
+}
+function plotChart(holder, key, spec, t) {
+  const p = plotData(spec, t);
+  if (!p) return;
+  const style = (i) => {
+    const color = COLORS[i % COLORS.length];
+    if (spec.kind === "scatter") return { stroke: color, paths: () => null, points: { show: true, size: 5, fill: color } };
+    if (spec.kind === "bar") return { stroke: color, fill: color + "88", paths: uPlot.paths.bars({ size: [0.6] }), points: { show: false } };
+    return { stroke: color, width: 1.5, points: { show: false }, spanGaps: true };
+  };
+  const axes = p.labels ? [{ splits: () => p.labels.map((_, i) => i), values: (u, ticks) => ticks.map((v) => p.labels[v] ?? "") }, {}] : undefined;
+  if (mediaCharts[key]) mediaCharts[key].destroy();
+  // bars stand on 0, the first and last whole
+  const scales = p.labels ? { x: { time: false, range: () => [-0.5, p.labels.length - 0.5] },
+    y: { range: (u, lo, hi) => [Math.min(0, lo), Math.max(0, hi) * 1.05] } } : { x: { time: false } };
+  mediaCharts[key] = new uPlot({ title: spec.title || "", width: 420, height: 240, scales,
+    series: [{ label: spec.fields[PLOT_ROLES[spec.kind][0]] }, ...p.names.map((n, i) => ({ label: n, ...style(i) }))],
+    ...(axes ? { axes } : {}) }, p.data, holder);
+}
+
+function mediaPanel(box, run) {
+  const base = `${enc(run.entity)}/${enc(run.project)}/${enc(run.run_id)}`;
+  const fileUrl = (root, path) => `/${root}/${base}/${path.split("/").map(enc).join("/")}`;
+  const sections = {}; // key -> {slider, at, view, steps}
+  function histogram(holder, key, ref) {
+    const edges = ref.bins || [], counts = ref.values || [];
+    if (mediaCharts[key]) mediaCharts[key].destroy();
+    mediaCharts[key] = new uPlot({ width: 320, height: 160, legend: { show: false },
+      scales: { x: { time: false } },
+      series: [{}, { stroke: COLORS[0], fill: COLORS[0] + "55", paths: uPlot.paths.stepped({ align: 1 }) }] },
+    [edges, [...counts, counts.length ? counts[counts.length - 1] : null]], holder);
+  }
+  function table(holder, key, ref) {
+    holder.append(el("p", { class: "muted" }, "loading table…"));
+    const spec = ref.chart ? (typeof ref.chart === "string" ? JSON.parse(ref.chart) : ref.chart) : null;
+    // a tracker.plot chart is drawn from (up to) 1,000 of its table's rows; a table shows 100
+    getJSON(`/api/run/${base}/table?path=${enc(ref.path)}&limit=${spec ? 1000 : TABLE_ROWS}`).then((t) => {
+      const cell = (v) => (v && typeof v === "object" && v._type === "image-file" && v.path
+        ? el("img", { src: fileUrl("media", v.path), alt: v.caption || "" }) : fmt(v));
+      const rows = t.rows.slice(0, TABLE_ROWS);
+      const chart = el("div", { class: "plot" });
+      holder.replaceChildren(chart, el("table", { class: "media-table" },
+        el("tr", {}, t.columns.map((c) => el("th", {}, c))),
+        rows.map((r) => el("tr", {}, r.map((v) => el("td", {}, cell(v)))))),
+      el("p", { class: "muted" }, `${rows.length} of ${t.total} rows `,
+        el("a", { href: fileUrl("files", ref.path), download: "" }, "download")));
+      if (spec) plotChart(chart, key, spec, t);
+    }).catch((e) => holder.replaceChildren(el("p", { class: "error" }, e.message)));
+  }
+  function item(key, ref) {
+    const holder = el("figure", { class: "media-item" });
+    const path = ref.path || "";
+    if (ref._type === "histogram") histogram(holder, key, ref);
+    else if (ref._type === "table-file") table(holder, key, ref);
+    else if (ref._type === "image-file" || (ref._type === "video-file" && path.endsWith(".gif")))
+      holder.append(el("img", { src: fileUrl("media", path), alt: ref.caption || key }));
+    else if (ref._type === "video-file") holder.append(el("video", { src: fileUrl("media", path), controls: "" }));
+    else holder.append(el("a", { href: fileUrl("files", path), download: "" }, path));
+    if (ref.caption) holder.append(el("figcaption", {}, ref.caption));
+    return holder;
+  }
+  function show(key, i) {
+    const s = sections[key];
+    s.index = i;
+    s.at.textContent = `step ${s.steps[i].step} (${i + 1} of ${s.steps.length})`;
+    s.view.replaceChildren(...s.steps[i].items.map((ref) => item(key, ref)));
+  }
+  return {
+    async refresh() {
+      const { media } = await getJSON(`/api/run/${base}/media`);
+      if (!media.length && !Object.keys(sections).length) { box.replaceChildren(el("p", { class: "muted" }, "none")); return; }
+      if (!Object.keys(sections).length) box.replaceChildren();
+      for (const m of media) {
+        let s = sections[m.key];
+        if (!s) {
+          s = sections[m.key] = { steps: [], at: el("span", { class: "step" }), view: el("div", { class: "media-view" }) };
+          s.slider = el("input", { type: "range", class: "step-slider", min: "0", value: "0",
+            oninput: (e) => show(m.key, Number(e.target.value)) });
+          box.append(el("div", { class: "media", "data-key": m.key }, el("h3", {}, m.key),
+            el("div", { class: "toolbar" }, s.slider, s.at), s.view));
+        }
+        if (s.steps.length === m.steps.length) continue;
+        const follow = s.index === undefined || s.index === s.steps.length - 1; // on the newest step: stay there
+        s.steps = m.steps;
+        s.slider.max = String(m.steps.length - 1);
+        const i = follow ? m.steps.length - 1 : s.index;
+        s.slider.value = String(i);
+        show(m.key, i);
+      }
+    },
+  };
 }
 
 async function runPage(app, entity, project, runId) {
@@ -260,8 +408,10 @@ async function runPage(app, entity, project, runId) {
   const output = el("pre", { id: "output" });
   const chartsBox = el("div", { id: "charts" });
   const systemBox = el("div", { id: "system" });
+  const mediaBox = el("div", { id: "media" });
   app.replaceChildren(head, chartControls(view, ["_step", "_runtime", "_timestamp", ...chartKeys(run)], () => panel.refresh(true)),
-    chartsBox, el("h2", {}, "System metrics"), systemBox, overview, el("h2", {}, "Output"), output);
+    chartsBox, el("h2", {}, "Media"), mediaBox, el("h2", {}, "System metrics"), systemBox, overview, el("h2", {}, "Output"), output);
+  const media = mediaPanel(mediaBox, run);
   let panel = chartPanel(chartsBox, [run], chartKeys(run), "history", view);
   const sysKeys = (run.system_keys || []).filter((k) => !k.startsWith("_"));
   const sysPanel = chartPanel(systemBox, [run], sysKeys, "system", view);
@@ -289,7 +439,8 @@ async function runPage(app, entity, project, runId) {
   }
   renderHead();
   await panel.refresh(true);
-  await Promise.all([sysPanel.refresh(true), readOutput()]);
+  await Promise.all([sysPanel.refresh(true), readOutput(), media.refresh()]);
+  let ticks = 0;
   const running = () => !["finished", "failed", "crashed", "preempted"].includes(run.state);
   setLive(running());
   async function tick() {
@@ -301,7 +452,8 @@ async function runPage(app, entity, project, runId) {
       panel.keys = keys.length;
       await panel.refresh(true);
     } else await panel.refresh(false);
-    await Promise.all([sysPanel.refresh(false), readOutput()]);
+    // media index every 3rd tick: it reads the media columns of every part again
+    await Promise.all([sysPanel.refresh(false), readOutput(), ++ticks % 3 ? null : media.refresh()]);
     renderHead();
     setLive(running());
     if (running() && location.pathname === window.__page) timer = setTimeout(tick, POLL_MS);
