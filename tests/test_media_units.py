@@ -198,3 +198,23 @@ def test_png_written_here_decodes_to_the_pixels_in_every_mode(tmp_path):
     ref = encode_cell(tracker.Image(rgb, mode="L").to_log_value("k"), str(tmp_path), "k", 1)
     with PILImage.open(tmp_path / ref["path"]) as img:
         assert img.mode == "L" and img.size == (4, 4)
+
+
+def test_a_sparse_column_of_media_references_keeps_every_field_and_its_nulls():
+    from tracker.service.export import build_table
+
+    refs = {
+        3: {"_type": "image-file", "path": "a.png", "width": 2},
+        7: {"_type": "image-file", "path": "b.png", "sha256": "x"},
+    }
+    rows = [{"_step": i, "img": refs.get(i)} for i in range(10)]
+    table = build_table(rows)
+    got = table.column("img").to_pylist()
+    assert [g is None for g in got] == [i not in refs for i in range(10)]
+    assert {k: v for k, v in got[3].items() if v is not None} == refs[3]
+    assert {k: v for k, v in got[7].items() if v is not None} == refs[7]
+    # a column that turns from references into numbers is kept as JSON, each value its own type
+    mixed = build_table(
+        [{"_step": 0, "m": None}, {"_step": 1, "m": {"a": 1}}, {"_step": 2, "m": 5}]
+    )
+    assert mixed.column("m").to_pylist() == [None, '{"a": 1}', "5"]
