@@ -17,45 +17,17 @@ from collections.abc import Callable
 from typing import Any
 
 from tracker.service.media_encode import encode_cell, is_raw, placeholder_type, take_files
-from tracker.service.worker import StageErrors, Worker
+from tracker.service.worker import Worker
 
 
-class MediaEncoder:
+def media_stage(threads: int = 0) -> Worker:
     """The sidecar's media stage: PNG, GIF, MP4, parquet, histograms, off the ingest thread.
 
-    A few threads (pillow and zlib release the GIL while they encode), jobs dealt round
-    robin; the gate puts rows back in order, so jobs may finish in any order. Same interface
-    as a :class:`~tracker.service.worker.Worker`, one error count for all threads.
+    A few threads (zlib and pillow release the GIL while they encode) on one queue; the gate
+    puts rows back in order, so jobs may finish in any order.
     """
-
-    def __init__(self, threads: int = 0) -> None:
-        count = threads or max(1, min(4, (os.cpu_count() or 2) // 2))
-        self.workers = [Worker(f"media-{i}") for i in range(count)]
-        self.errors = StageErrors("media")
-        for worker in self.workers:
-            worker.errors = self.errors
-        self._next = 0
-
-    def submit(
-        self,
-        job: Callable[[], Any],
-        on_done: Callable[[Any], None] | None = None,
-        what: str = "job",
-    ) -> None:
-        worker = self.workers[self._next % len(self.workers)]
-        self._next += 1
-        worker.submit(job, on_done, what)
-
-    @property
-    def pending(self) -> int:
-        return sum(w.pending for w in self.workers)
-
-    def run_completed(self) -> int:
-        return sum(w.run_completed() for w in self.workers)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        for worker in self.workers:
-            worker.stop(timeout)
+    count = threads or max(1, min(4, (os.cpu_count() or 2) // 2))
+    return Worker("media", threads=count)
 
 
 class MediaBook:
@@ -75,7 +47,7 @@ class MediaBook:
         downstream: Callable[[dict], None],
         save_now: Callable[[str, str], None],
         log: Callable[[str], None],
-        stage: Worker | MediaEncoder | None,
+        stage: Worker | None,
     ) -> None:
         self.files_dir = os.path.join(run_dir, "files")
         self.downstream = downstream

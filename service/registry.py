@@ -49,7 +49,7 @@ class Stages:
     log_syncer: LogSyncer
     prober: Worker
     artifacts: ArtifactWorker = field(default_factory=ArtifactWorker)
-    media: Any = None  # the media stage (media_book.MediaEncoder)
+    media: Any = None  # the media stage (media_book.media_stage)
 
     def session(self, info: RunInfo, token: int, previous: dict | None, **kw: Any) -> RunSession:
         return RunSession(

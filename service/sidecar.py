@@ -31,7 +31,7 @@ from tracker.proto.payloads import (
 from tracker.service.alerts import WebhookSender, slack_body
 from tracker.service.export import Exporter
 from tracker.service.ingest import Ingest, Request
-from tracker.service.media_book import MediaEncoder
+from tracker.service.media_book import media_stage
 from tracker.service.registry import Registry, Stages
 from tracker.service.replay import APPLY
 from tracker.service.sampler import Sampler
@@ -77,7 +77,7 @@ class Sidecar:
             watcher=ChangeWatcher(file_watch),
             log_syncer=LogSyncer(),
             prober=Worker("prober"),
-            media=MediaEncoder(),
+            media=media_stage(),
         )
         self.registry = Registry(self.stages)
         self.ingest = Ingest(

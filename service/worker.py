@@ -61,14 +61,21 @@ class StageErrors:
 
 
 class Worker:
-    """A stage's thread: runs submitted jobs one after another."""
+    """A stage's thread: runs submitted jobs one after another.
 
-    def __init__(self, name: str) -> None:
+    Args:
+        name: the stage's name (its thread's, its error count's).
+        threads: more than 1 makes a pool taking jobs from one queue, for work that releases
+            the GIL (the media stage's zlib and pillow); jobs may then finish out of order.
+    """
+
+    def __init__(self, name: str, threads: int = 1) -> None:
         self.name = name
         self.errors = StageErrors(name)
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._done: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._count = max(1, threads)
         self._start_lock = threading.Lock()
         self.submitted = 0
         self.finished = 0
@@ -80,11 +87,20 @@ class Worker:
         what: str = "job",
     ) -> None:
         """Run ``job()`` on the stage's thread; ``on_done(result or exception)`` on drain."""
-        if self._thread is None:
+        if not self._threads:
             with self._start_lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
-                    self._thread.start()
+                if not self._threads:
+                    names = (
+                        [self.name]
+                        if self._count == 1
+                        else [f"{self.name}-{i}" for i in range(self._count)]
+                    )
+                    threads = [
+                        threading.Thread(target=self._loop, name=n, daemon=True) for n in names
+                    ]
+                    for thread in threads:
+                        thread.start()
+                    self._threads = threads
         self.submitted += 1
         self._jobs.put((job, on_done, what))
 
@@ -117,10 +133,12 @@ class Worker:
             self._done.put((on_done, result))
 
     def warm_up(self) -> None:
-        """Work done once on the stage's thread before its first job (imports, say)."""
+        """Work done once on each of the stage's threads before its first job (imports, say)."""
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish every submitted job, then end the thread."""
-        if self._thread is not None:
+        for _ in self._threads:
             self._jobs.put(_STOP)
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))

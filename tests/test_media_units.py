@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tracker
 from tracker.media import base
-from tracker.service.media_book import MediaBook, MediaEncoder
+from tracker.service.media_book import MediaBook, media_stage
 from tracker.service.media_encode import encode_cell, media_name
 
 
@@ -92,7 +92,7 @@ def test_encoders_write_files_and_references(tmp_path):
 def test_the_gate_holds_rows_until_their_media_is_encoded_and_keeps_order(tmp_path):
     out: list[dict] = []
     saved: list[str] = []
-    stage = MediaEncoder()
+    stage = media_stage()
     book = MediaBook(str(tmp_path), out.append, lambda n, p: saved.append(n), lambda t: None, stage)
     img = tracker.Image(np.zeros((4, 4), np.uint8)).to_log_value("img")
     data = {"img": img, "x": 1}
