@@ -13,6 +13,10 @@ from collections.abc import Callable
 
 import pytest
 
+# The PostgreSQL and S3 servers are session fixtures: declared here, once, so that the whole
+# session shares one of each (imported into each test module, every module started its own)
+from shared_services import aws_env, postgres, s3, shared, shared_uri  # noqa: F401
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

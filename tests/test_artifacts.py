@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures imported from shared_services are parameters here
 """Artifacts end to end (§12): a real sidecar hashes and stores, the read API reads back."""
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import textwrap
 import pytest
 import tracker
 from conftest import wait_until
-from shared_services import aws_env, s3  # noqa: F401 - fixtures
 from tracker.store.artifacts import BLOB_PREFIX
 
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures imported from shared_services are parameters here
 """Unit tier of artifacts (no sidecar): building versions against a real store, gc's safety,
 distributed drafts, incremental versions, references, replays."""
 
@@ -9,7 +8,6 @@ import uuid
 
 import pytest
 import tracker
-from shared_services import aws_env, postgres, s3, shared_uri  # noqa: F401 - fixtures
 from tracker.api.artifact import check_aliases
 from tracker.api.artifact_files import download
 from tracker.api.artifact_read import parse_artifact_path

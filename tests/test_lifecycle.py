@@ -126,10 +126,21 @@ def test_os_exit_without_finish_is_crashed(run_script, api):
 
 
 def test_mark_preempting_then_death_is_preempted(run_script, api):
+    # the process dies 0.2 s after marking: the mark must not be lost with it
     proc = run_script(SCRIPT_HEAD + "run.mark_preempting()\ntime.sleep(0.2)\nos._exit(1)\n")
-    r = api.run(proc.stdout.split()[0])
-    assert r.state in ("preempting", "preempted")
-    assert final(r).state == "preempted"
+    assert final(api.run(proc.stdout.split()[0])).state == "preempted"
+
+
+def test_a_run_marked_preempting_shows_it_while_its_process_lives(start_script, api):
+    proc = start_script(
+        SCRIPT_HEAD + "run.mark_preempting()\nprint('marked', flush=True)\ntime.sleep(60)\n"
+    )
+    path = proc.stdout.readline().split()[0]
+    assert proc.stdout.readline().strip() == "marked"
+    wait_until(lambda: api.run(path).state == "preempting", timeout=10)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert final(api.run(path)).state == "preempted"
 
 
 def test_two_processes_share_one_sidecar(start_script, api, tracker_env):

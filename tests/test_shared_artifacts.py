@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - the fixtures imported from shared_services are parameters here
+# ruff: noqa: F811 - the hosts fixture imported from test_shared_store_hosts is a parameter here
 """Artifacts (§12) on a shared store (§13): the catalogue in PostgreSQL, the blobs in S3.
 
 Real sidecars, a real PostgreSQL server and moto's S3 server on loopback (the session
@@ -14,7 +14,6 @@ import sys
 
 import pytest
 import tracker
-from shared_services import aws_env, postgres, s3, shared, shared_uri  # noqa: F401 - fixtures
 from test_shared_store_hosts import hosts  # noqa: F401 - a fixture: two simulated hosts
 from tracker.store import parse_store_uri
 from tracker.store.artifacts import BLOB_PREFIX

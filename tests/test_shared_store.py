@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures imported from shared_services are parameters here
 """A shared store (§13): PostgreSQL catalogue + S3 blobs, real services on loopback.
 
 PostgreSQL (``initdb``/``pg_ctl``) and moto's S3 server are started by the session fixtures
@@ -11,7 +10,6 @@ import time
 import pytest
 import tracker
 from conftest import wait_until
-from shared_services import aws_env, postgres, s3, shared, shared_uri  # noqa: F401 - fixtures
 from test_cli_and_sync import cli
 from tracker.settings import Env
 from tracker.store import open_store, parse_store_uri

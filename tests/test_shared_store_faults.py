@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures imported from shared_services are parameters here
 """Faults of a shared store (§13), for real: the S3 endpoint goes down and PostgreSQL restarts
 while a run logs. The sidecar keeps everything in its transaction log, shows the backlog in
 ``status``, retries with backoff, catches up, and nothing is lost or stored twice.
@@ -14,7 +13,6 @@ import time
 import pytest
 import tracker
 from conftest import wait_until
-from shared_services import aws_env, postgres, s3, shared, shared_uri  # noqa: F401 - fixtures
 from tracker.service.cli import app
 from typer.testing import CliRunner
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures imported from shared_services are parameters here
 """Several hosts writing one group of a shared store (§13), simulated on one machine.
 
 Each simulated host has its own ``TRACKER_RUNTIME_DIR`` (so its own sidecar, exactly as two
@@ -15,7 +14,6 @@ import threading
 import pytest
 import tracker
 from conftest import _stop_sidecar
-from shared_services import aws_env, postgres, s3, shared_uri  # noqa: F401 - fixtures
 
 ROWS = 3000
 
