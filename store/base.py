@@ -139,6 +139,23 @@ class Catalogue(abc.ABC):
         """Release connections (of the calling thread)."""
 
 
+# what object stores say of a missing object, in the OSError pyarrow raises mid-read
+_GONE = ("RESOURCE_NOT_FOUND", "NO_SUCH_KEY", "NoSuchKey", "Path does not exist")
+
+
+def blob_gone(exc: BaseException) -> bool:
+    """Whether ``exc``, raised while a blob was opened or read, says the blob is not there.
+
+    A local blob removed after it was opened still reads (POSIX), and opening a missing one
+    raises ``FileNotFoundError``; an object store checks the object when it is opened and
+    reads it later, so one removed in between (a run compacted at finish while a reader goes
+    through its parts) fails mid-read with a plain ``OSError`` naming the missing object.
+    """
+    return isinstance(exc, FileNotFoundError) or (
+        isinstance(exc, OSError) and any(word in str(exc) for word in _GONE)
+    )
+
+
 class BlobStore(abc.ABC):
     """Bytes under keys (see :mod:`tracker.store.keys`); every write appears atomically.
 

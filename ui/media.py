@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from tracker.api.history import fetch_tail, part_keys, read_stream
+from tracker.store.base import blob_gone
 from tracker.store.keys import file_key, stream_prefix
 
 TABLE_ROWS = 100  # the rows of a table the page shows (the whole file is a download away)
@@ -54,7 +55,9 @@ def media_index(store: Any, store_root: str | None, run: dict[str, Any]) -> dict
         try:
             with store.blobs.open(key) as fh:
                 schema = pq.read_schema(fh)
-        except FileNotFoundError:
+        except OSError as exc:
+            if not blob_gone(exc):
+                raise
             continue  # compacted meanwhile: the compacted file has the same columns
         for f in schema:
             if not f.name.startswith("_") and (

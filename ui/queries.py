@@ -11,6 +11,7 @@ from typing import Any
 
 from tracker.api.history import fetch_tail, part_keys
 from tracker.api.runs import filter_records
+from tracker.store.base import blob_gone
 from tracker.store.keys import stream_prefix
 from tracker.ui.series import downsample, read_columns
 
@@ -118,7 +119,9 @@ def _stream_keys(store: Any, entity: str, project: str, run_id: str, stream: str
         try:
             with store.blobs.open(key) as fh:
                 names.update(dict.fromkeys(pq.read_schema(fh).names))
-        except FileNotFoundError:
+        except OSError as exc:
+            if not blob_gone(exc):
+                raise
             continue  # compacted meanwhile: the compacted file has the same columns
     return list(names)
 
@@ -161,9 +164,9 @@ def series(
         try:
             cols = read_columns(store.blobs, part_keys(store.blobs, prefix), columns)
             break
-        except FileNotFoundError:
-            if attempt == _ATTEMPTS - 1:
-                raise
+        except OSError as exc:
+            if not blob_gone(exc) or attempt == _ATTEMPTS - 1:
+                raise  # compacted meanwhile (blob_gone): list the parts again
     if stream == "history" and store_root and run.get("state") not in TERMINAL:
         cols = _with_tail(cols, columns, store_root, e, p, rid)
     rows = len(cols["_step"]) if "_step" in cols else 0

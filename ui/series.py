@@ -33,7 +33,7 @@ def read_columns(blobs: Any, keys: list[str], columns: list[str]) -> dict[str, A
         ``{column: numpy.ndarray}`` for every numeric column present in at least one part.
 
     Raises:
-        FileNotFoundError: a part was removed (compacted) while it was read.
+        OSError: a part was removed (compacted) while it was read (`tracker.store.base.blob_gone`).
     """
     import numpy as np
     import pyarrow as pa

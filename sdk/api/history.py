@@ -10,6 +10,7 @@ from typing import Any
 
 from tracker.client.runtime import sidecar_alive, sidecar_paths
 from tracker.proto.messages import Kind
+from tracker.store.base import blob_gone
 from tracker.store.parts import visible_parts
 from tracker.store.tables import NULLS, combine, plain_rows
 
@@ -32,7 +33,8 @@ def read_parts(blobs: Any, keys: list[str], columns: list[str] | None = None):
         columns: only these columns (those a part lacks read as null); all when None.
 
     Raises:
-        FileNotFoundError: a part was removed (compacted) while it was read.
+        OSError: a part was removed (compacted) while it was read (see
+            :func:`tracker.store.base.blob_gone`).
     """
     import pyarrow.parquet as pq
 
@@ -54,8 +56,9 @@ def read_stream(blobs: Any, prefix: str, columns: list[str] | None = None):
     for _ in range(_ATTEMPTS - 1):
         try:
             return read_parts(blobs, part_keys(blobs, prefix), columns)
-        except FileNotFoundError:
-            pass  # compacted meanwhile: list the parts again
+        except OSError as exc:
+            if not blob_gone(exc):
+                raise  # compacted meanwhile (blob_gone): list the parts again
     return read_parts(blobs, part_keys(blobs, prefix), columns)
 
 
@@ -78,9 +81,9 @@ def sample_stream(
     for attempt in range(_ATTEMPTS):
         try:
             return _sample_parts(blobs, part_keys(blobs, prefix), samples, tail)
-        except FileNotFoundError:
-            if attempt == _ATTEMPTS - 1:
-                raise  # compacted meanwhile (below): list the parts again
+        except OSError as exc:
+            if not blob_gone(exc) or attempt == _ATTEMPTS - 1:
+                raise  # compacted meanwhile (blob_gone): list the parts again
     return []
 
 
@@ -143,9 +146,9 @@ def scan_stream(blobs: Any, prefix: str, columns: list[str] | None = None) -> It
                         last = row["_step"]
                         yield row
             return
-        except FileNotFoundError:
-            if attempt == _ATTEMPTS - 1:
-                raise
+        except OSError as exc:
+            if not blob_gone(exc) or attempt == _ATTEMPTS - 1:
+                raise  # compacted meanwhile (blob_gone): list the parts again
 
 
 def rows_of(table) -> list[dict[str, Any]]:
