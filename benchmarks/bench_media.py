@@ -36,16 +36,23 @@ def caller_cost(run, make, calls: int, pace: float = 0.0) -> dict:
     return {**percentiles(samples), "cpu_p50": statistics.median(cpu) / 1000.0}
 
 
-def keep_up(run, img, seconds: float) -> str:
-    """Images at 100/s and scalars as fast as the loop goes; then how long finish waits."""
+def keep_up(run, img, seconds: float, rate: float = 0.0) -> str:
+    """Images at 100/s and scalars as fast as the loop goes (or ``rate`` rows/s); then how
+    long finish waits.
+
+    ``img`` None: the same loop with scalars only, the baseline of that wait (on 2 cores the
+    loop alone outruns the sidecar's ingest, so finish always waits for some rows).
+    """
     import tracker
 
     start = time.perf_counter()
     images = scalars = 0
     while (now := time.perf_counter()) - start < seconds:
-        if images < (now - start) * 100:
+        if img is not None and images < (now - start) * 100:
             run.log({"img": tracker.Image(img), "x": float(scalars)})
             images += 1
+        elif rate and scalars > (now - start) * rate:
+            continue
         else:
             run.log({"x": float(scalars)})
         scalars += 1
@@ -55,7 +62,7 @@ def keep_up(run, img, seconds: float) -> str:
     fin = time.perf_counter() - t0
     return (
         f"{images / elapsed:.0f} images/s with {scalars / elapsed:,.0f} rows/s for {elapsed:.0f} s; "
-        f"finish then waited {fin:.2f} s for the last images "
+        f"finish then waited {fin:.2f} s "
         f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
     )
 
@@ -119,14 +126,15 @@ def watch_overhead(steps: int, device: str) -> str:
     )
 
 
-PHASES = ("caller", "keepup-gradient", "keepup-noise", "watch")
+PHASES = ("caller", "keepup-none", "keepup-gradient", "keepup-noise", "watch")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--watch-steps", type=int, default=200)
+    parser.add_argument("--watch-steps", type=int, default=1000)  # 5 blocks: a median
+    parser.add_argument("--rate", type=float, default=0.0, help="scalar rows/s (0: flat out)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--phase", choices=PHASES, help="one phase (default: each in its own process)"
@@ -153,10 +161,13 @@ def main() -> None:
         smooth = np.stack([xx, yy, (xx + yy) // 2], axis=2)
         smooth = (smooth + rng.integers(0, 8, smooth.shape)).clip(0, 255).astype(np.uint8)
         run = tracker.init(project="bench-keepup")
-        print("gradient + light noise: " + keep_up(run, smooth, args.seconds))
+        print("gradient + light noise: " + keep_up(run, smooth, args.seconds, args.rate))
+    elif args.phase == "keepup-none":
+        run = tracker.init(project="bench-keepup")
+        print("no images (baseline): " + keep_up(run, None, args.seconds, args.rate))
     elif args.phase == "keepup-noise":
         run = tracker.init(project="bench-keepup")
-        print("uniform noise (worst case for PNG): " + keep_up(run, img, args.seconds))
+        print("uniform noise (worst case for PNG): " + keep_up(run, img, args.seconds, args.rate))
     else:
         print(watch_overhead(args.watch_steps, args.device))
 
