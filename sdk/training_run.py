@@ -808,8 +808,13 @@ class Run(ArtifactMethods):
             f"{reply.where or self.sync_dir}"
         ]
         summary = {k: v for k, v in reply.summary.items() if not k.startswith("_")}
-        for key in sorted(summary)[:10]:
-            lines.append(f"tracker:   {key} {summary[key]!r}")
+        # the numbers first, as W&B's run summary; media by their type (a histogram's bins
+        # or a table's reference are for the UI, not the terminal)
+        keys = sorted(summary, key=lambda k: (not isinstance(summary[k], (int, float)), k))
+        for key in keys[:10]:
+            lines.append(f"tracker:   {key} {_footer_value(summary[key])}")
+        if len(keys) > 10:
+            lines.append(f"tracker:   ... and {len(keys) - 10} more")
         if self.offline:
             lines.append(f"tracker: sync it with: tracker-service sync {self.sync_dir}")
         elif self.url:
@@ -892,3 +897,11 @@ def _logger() -> Any:
     if not logger.handlers:
         logger.addHandler(logging.NullHandler())
     return logger
+
+
+def _footer_value(value: Any) -> str:
+    """A summary value as the closing summary prints it: short, on one line."""
+    if isinstance(value, dict) and isinstance(value.get("_type"), str):
+        return f"<{value['_type']}>"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -42,10 +42,12 @@ def test_with_block_finishes_and_an_escaping_exception_fails(api):
 def test_finish_prints_a_closing_summary_unless_quiet(capsys, monkeypatch):
     monkeypatch.setenv("TRACKER_SILENT", "0")
     run = tracker.init(project="life")
-    run.log({"loss": 0.25})
+    run.log({"loss": 0.25, "weights": tracker.Histogram([0.5] * 50), "note": "n" * 200})
     run.finish()
     err = capsys.readouterr().err
     assert "finished: 1 rows" in err and "loss 0.25" in err
+    assert "weights <histogram>" in err and "bins" not in err  # no wall of bin edges
+    assert "note 'nnnnn" in err and "n" * 100 not in err
     run2 = tracker.init(project="life")
     run2.finish(quiet=True)
     assert "finished" not in capsys.readouterr().err
