@@ -13,7 +13,7 @@ def test_eight_ranks_share_one_sidecar_and_lose_nothing(start_script, api):
         import sys, tracker
         rank = int(sys.argv[1]) if len(sys.argv) > 1 else 0
         run = tracker.init(project="ranks", group="job-8", job_type="train")
-        for i in range(100_000):
+        for i in range(30_000):  # 3 parts and a compaction each; bench_ranks does 100k
             run.log({"i": i, "loss": 1.0 / (i + 1)})
         run.finish()
         print(run.path)
@@ -24,9 +24,9 @@ def test_eight_ranks_share_one_sidecar_and_lose_nothing(start_script, api):
     runs = api.runs("ranks", filters={"group": "job-8"})
     assert len(runs) == 8 and {r.job_type for r in runs} == {"train"}
     for r in runs:
-        assert r.state == "finished" and r.lastHistoryStep == 99_999
+        assert r.state == "finished" and r.lastHistoryStep == 29_999
         steps = [row["_step"] for row in r.beta_scan_history(keys=["i"])]
-        assert steps == list(range(100_000))
+        assert steps == list(range(30_000))
     from tracker.client.runtime import all_sidecars
 
     assert len(all_sidecars()) == 1
