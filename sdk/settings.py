@@ -221,6 +221,9 @@ class Env:
     # The sidecar's way of noticing changed ``live`` files: "auto" (watchdog when installed)
     # or "poll" (stat every file).
     FILE_WATCH = "TRACKER_FILE_WATCH"
+    # Seconds a stopping sidecar gives its runs to finish before it leaves the rest to
+    # their transaction logs (a store that stays down must not keep it alive forever).
+    STOP_GRACE = "TRACKER_STOP_GRACE"
     # Not ours: the session's runtime folder, the default parent of RUNTIME_DIR.
     XDG_RUNTIME_DIR = "XDG_RUNTIME_DIR"
     # Not ours: an S3 store's endpoint and region when its URI does not name them, read as
@@ -258,6 +261,24 @@ class Env:
         if value not in ("auto", "poll"):
             raise Error(f"environment variable {Env.FILE_WATCH}={value!r} must be 'auto' or 'poll'")
         return value
+
+    @staticmethod
+    def stop_grace() -> float:
+        """``TRACKER_STOP_GRACE``: seconds, 30 by default.
+
+        Raises:
+            Error: not a positive number (the variable is named).
+        """
+        value = Env.get(Env.STOP_GRACE) or "30"
+        try:
+            grace = float(value)
+        except ValueError:
+            grace = -1.0
+        if not grace > 0:
+            raise Error(
+                f"environment variable {Env.STOP_GRACE}={value!r} must be a positive number"
+            )
+        return grace
 
 
 def setting_variables() -> dict[str, str]:

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         paths.endpoint,
         paths.socket,
         file_watch=Env.file_watch(),
+        stop_grace=Env.stop_grace(),
         s3_defaults=Env.s3_defaults(),
     )
 

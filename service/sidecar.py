@@ -11,6 +11,9 @@ Stopping (``tracker-service stop``, SIGTERM): runs being finished are finished; 
 training process is gone are closed (crashed or preempted); runs whose process still lives
 are handed over (their log is complete and fsynced, nothing is closed), and their SDKs start
 a new sidecar that takes them over from the log — nothing is lost, nobody waits forever.
+Runs that cannot be closed within ``TRACKER_STOP_GRACE`` seconds (their store is down) are
+left to their transaction logs, named in the log for ``tracker-service sync``; a second
+SIGTERM stops at once.
 """
 
 from __future__ import annotations
@@ -60,10 +63,13 @@ class Sidecar:
         socket_path: str,
         file_watch: str = "auto",
         s3_defaults: dict[str, str] | None = None,
+        stop_grace: float = 30.0,
     ) -> None:
         self.idle_timeout = idle_timeout
         self.started = time.time()
         self.stopping = False
+        self.stop_grace = stop_grace
+        self.stop_deadline = float("inf")
         self.rate = 0.0
         self._rate_mark = (time.monotonic(), 0)
         self._last_liveness = 0.0
@@ -190,6 +196,9 @@ class Sidecar:
     def stop(self) -> None:
         """Stop (``tracker-service stop``, SIGTERM): runs of live processes are handed over,
         and their records are no longer answered with unknown-run notices."""
+        # a second stop (SIGTERM again) means now
+        first = not self.stopping
+        self.stop_deadline = time.monotonic() + (self.stop_grace if first else 0.0)
         self.stopping = True
         self.ingest.quiet = True
 
@@ -307,6 +316,18 @@ class Sidecar:
         sess.write_catalogue(force=True)
         self.registry.hand_over(sess)
 
+    def _leave_unfinished(self) -> None:
+        """The stop's grace is over and runs are still not closed (their store is down, say):
+        each is left to its transaction log, which holds every record, and named."""
+        for sess in self.registry.sessions.values():
+            msg = (
+                f"stopping after {self.stop_grace:g} s (TRACKER_STOP_GRACE): run {sess.run_id} "
+                f"is not closed ({sess.state}); its transaction log {sess.txlog_path} holds "
+                f"every record: complete it with tracker-service sync {sess.run_dir}"
+            )
+            sess.log(msg)
+            log.warning(msg)
+
     def records_total(self) -> int:
         return sum(s.records for s in self.registry.sessions.values()) + (
             self.registry.closed_records
@@ -314,6 +335,9 @@ class Sidecar:
 
     def should_exit(self, now: float) -> bool:
         if self.registry.sessions:
+            if self.stopping and now >= self.stop_deadline:
+                self._leave_unfinished()
+                return True
             return False
         if self.webhooks.pending and not self.stopping:
             return False  # let alert deliveries finish (bounded by their retries)

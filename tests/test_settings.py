@@ -41,3 +41,14 @@ def test_file_watch_is_declared_and_checked(monkeypatch):
     monkeypatch.setenv("TRACKER_FILE_WATCH", "inotify")
     with pytest.raises(tracker.Error, match="TRACKER_FILE_WATCH"):
         Env.file_watch()
+
+
+def test_stop_grace_is_declared_and_checked(monkeypatch):
+    monkeypatch.delenv("TRACKER_STOP_GRACE", raising=False)
+    assert Env.stop_grace() == 30.0
+    monkeypatch.setenv("TRACKER_STOP_GRACE", "2.5")
+    assert Env.stop_grace() == 2.5
+    for bad in ("soon", "0", "-1", "nan"):
+        monkeypatch.setenv("TRACKER_STOP_GRACE", bad)
+        with pytest.raises(tracker.Error, match="TRACKER_STOP_GRACE"):
+            Env.stop_grace()

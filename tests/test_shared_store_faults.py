@@ -99,3 +99,53 @@ def test_s3_down_and_postgres_restarted_mid_run_lose_and_duplicate_nothing(
     assert steps == list(range(rows))  # every row once, in order
     titles = [a["title"] for a in api.store.catalogue.get_alerts(*run.path)]
     assert titles == [f"at {n}" for n in range(5000, rows + 1, 5000)]
+
+
+@pytest.mark.timeout(300)
+def test_a_stopping_sidecar_whose_store_stays_down_exits_and_sync_completes_the_run_later(
+    shared, start_script, s3, postgres, monkeypatch
+):
+    """SIGTERM while the store is down and the run's process is gone: the sidecar cannot close
+    the run, so after TRACKER_STOP_GRACE it leaves it to its transaction log (named in the
+    run's log) and exits; it no longer retries forever. Sync completes the run afterwards."""
+    import os
+    import signal
+
+    from tracker.client.runtime import sidecar_paths
+
+    monkeypatch.setenv("TRACKER_STOP_GRACE", "2")
+    proc = start_script(
+        """
+        import time, tracker
+        run = tracker.init(project="gone")
+        for i in range(300):
+            run.log({"i": i})
+        print(run.id, run.sync_dir, flush=True)
+        time.sleep(120)
+        """
+    )
+    run_id, run_dir = proc.stdout.readline().split()
+    pid = json.load(open(sidecar_paths(shared).info))["pid"]
+    api = tracker.Api(store=shared)
+    wait_until(lambda: api.run(f"tester/gone/{run_id}").lastHistoryStep == 299, timeout=60)
+    s3.front.stop()
+    postgres.stop()
+    try:
+        proc.kill()
+        proc.wait()
+        time.sleep(1.5)  # the sidecar sees the process gone and starts closing the run
+        stopped = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout=60, interval=0.1)
+        took = time.monotonic() - stopped
+    finally:
+        postgres.start()
+        s3.front.start()
+    assert took < 30  # the grace (2 s), then the stages' last chances; not forever
+    with open(os.path.join(run_dir, "logs", "sidecar.log")) as fh:
+        assert f"complete it with tracker-service sync {run_dir}" in fh.read()
+    result = runner.invoke(app, ["sync", run_dir, "--store", shared])
+    assert result.exit_code == 0, result.output
+    run = tracker.Api(store=shared).run(f"tester/gone/{run_id}")
+    assert run.state == "crashed"
+    assert [row["i"] for row in run.scan_history(keys=["i"])] == list(range(300))
