@@ -120,20 +120,19 @@ def test_a_stopping_sidecar_whose_store_stays_down_exits_and_sync_completes_the_
         run = tracker.init(project="gone")
         for i in range(300):
             run.log({"i": i})
+        while run.status().last_step_committed < 299:  # in the sidecar (and its log)
+            time.sleep(0.05)
         print(run.id, run.sync_dir, flush=True)
         time.sleep(120)
         """
     )
     run_id, run_dir = proc.stdout.readline().split()
     pid = json.load(open(sidecar_paths(shared).info))["pid"]
-    api = tracker.Api(store=shared)
-    wait_until(lambda: api.run(f"tester/gone/{run_id}").lastHistoryStep == 299, timeout=60)
     s3.front.stop()
     postgres.stop()
     try:
         proc.kill()
         proc.wait()
-        time.sleep(1.5)  # the sidecar sees the process gone and starts closing the run
         stopped = time.monotonic()
         os.kill(pid, signal.SIGTERM)
         wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout=60, interval=0.1)

@@ -437,12 +437,12 @@ async function runPage(app, entity, project, runId) {
     if (out.text) output.append(out.text);
     outOffset = out.offset;
   }
+  const running = () => !["finished", "failed", "crashed", "preempted"].includes(run.state);
   renderHead();
+  setLive(running()); // before the first charts: a running run shows as live at once
   await panel.refresh(true);
   await Promise.all([sysPanel.refresh(true), readOutput(), media.refresh()]);
   let ticks = 0;
-  const running = () => !["finished", "failed", "crashed", "preempted"].includes(run.state);
-  setLive(running());
   async function tick() {
     run = await getJSON(url);
     const keys = chartKeys(run);
