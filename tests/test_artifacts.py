@@ -322,6 +322,18 @@ def test_a_table_an_image_and_json_added_to_an_artifact_read_back(tracker_env, a
         stored.get("absent")
 
 
+def test_a_table_of_a_large_dataframe_added_to_an_artifact_reads_back(tracker_env):
+    # numeric columns of 64 KB and more travel as Blobs (media arrays): add() must read them
+    import numpy as np
+    import pandas as pd
+
+    df = pd.DataFrame({"x": np.arange(20_000, dtype=np.float64), "name": ["n"] * 20_000})
+    art = tracker.Artifact("big-table", type="dataset")
+    assert art.add(tracker.Table(dataframe=df), "rows").path == "rows.table.parquet"
+    got = art.get("rows")
+    assert len(got.data) == 20_000 and got.data[-1] == [19_999.0, "n"]
+
+
 def test_an_s3_reference_is_checksummed_downloaded_and_refused_once_changed(
     tracker_env, aws_env, tmp_path
 ):

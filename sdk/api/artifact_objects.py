@@ -108,8 +108,9 @@ def _table_bytes(cell: dict[str, Any]) -> bytes:
 
 def _numeric(cell: dict[str, Any]) -> Any:
     import numpy as np
+    from tracker.media.base import raw_bytes  # a large column's bytes are a Blob
 
-    return np.frombuffer(cell["data"], dtype=np.dtype(cell["dtype"])).reshape(cell["shape"])
+    return np.frombuffer(raw_bytes(cell), dtype=np.dtype(cell["dtype"])).reshape(cell["shape"])
 
 
 def _read_table(path: str) -> Any:
