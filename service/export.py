@@ -83,15 +83,12 @@ def _column(values: list[Any]) -> tuple[Any, bool]:
     import pyarrow as pa
 
     try:
-        arr = None
-        if values and (values[0] is None or type(values[0]) is dict):
-            present = [v for v in values if v is not None]
-            if present and len(present) < len(values) and type(present[0]) is dict:
-                # pyarrow infers a struct type slowly across nulls (23 ms for 10,000 rows
-                # of which 4 hold a media reference): the type from the values, then one
-                # typed pass (0.5 ms)
-                arr = pa.array(values, type=pa.array(present).type)
-        if arr is None:
+        first = next((v for v in values if v is not None), None)
+        if type(first) is dict and None in values:
+            # pyarrow infers a struct type slowly across nulls (23 ms for 10,000 rows of
+            # which 4 hold a media reference): the type from the values, then one typed pass
+            arr = pa.array(values, type=pa.array([v for v in values if v is not None]).type)
+        else:
             arr = pa.array(values)
         if pa.types.is_integer(arr.type) and arr.type != pa.int64():
             arr = arr.cast(pa.int64())
