@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tracker.api.history import fetch_tail, part_keys
+from tracker.api.history import fetch_tail, part_keys, with_parts
 from tracker.api.runs import filter_records
 from tracker.store.base import blob_gone
 from tracker.store.keys import stream_prefix
@@ -17,7 +17,6 @@ from tracker.ui.series import downsample, read_columns
 
 TERMINAL = ("finished", "failed", "crashed", "preempted")
 _ROW_FIELDS = ("run_id", "name", "state", "group_name", "job_type", "tags", "created_at")
-_ATTEMPTS = 3  # a compaction at finish removes parts once while they are read
 
 
 def projects(store: Any) -> list[dict[str, Any]]:
@@ -160,13 +159,7 @@ def series(
     e, p, rid = run["entity"], run["project"], run["run_id"]
     prefix = stream_prefix(e, p, rid, stream)
     columns = list(dict.fromkeys([x, "_step", *keys]))
-    for attempt in range(_ATTEMPTS):
-        try:
-            cols = read_columns(store.blobs, part_keys(store.blobs, prefix), columns)
-            break
-        except OSError as exc:
-            if not blob_gone(exc) or attempt == _ATTEMPTS - 1:
-                raise  # compacted meanwhile (blob_gone): list the parts again
+    cols = with_parts(store.blobs, prefix, lambda parts: read_columns(store.blobs, parts, columns))
     if stream == "history" and store_root and run.get("state") not in TERMINAL:
         cols = _with_tail(cols, columns, store_root, e, p, rid)
     rows = len(cols["_step"]) if "_step" in cols else 0

@@ -6,7 +6,7 @@ Parts are read through the store's blobs by key (``tracker.store``), never by lo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from tracker.client.runtime import sidecar_alive, sidecar_paths
 from tracker.proto.messages import Kind
@@ -16,6 +16,7 @@ from tracker.store.tables import NULLS, combine, plain_rows
 
 _TAIL_TIMEOUT = 10.0
 _ATTEMPTS = 3  # a compaction at finish removes parts once; more is a real loss
+_T = TypeVar("_T")
 
 
 def part_keys(blobs: Any, prefix: str) -> list[str]:
@@ -51,15 +52,25 @@ def read_parts(blobs: Any, keys: list[str], columns: list[str] | None = None):
     return combine(tables)
 
 
-def read_stream(blobs: Any, prefix: str, columns: list[str] | None = None):
-    """Every row of a stream as one table, read again if a compaction removed a part meanwhile."""
-    for _ in range(_ATTEMPTS - 1):
+def with_parts(blobs: Any, prefix: str, read: Callable[[list[str]], _T]) -> _T:
+    """``read(the stream's part keys)``, listed and read again when a compaction removed a
+    part meanwhile (:func:`tracker.store.base.blob_gone`); any other error is raised.
+
+    Raises:
+        OSError: the store cannot be read, or parts vanished on every attempt.
+    """
+    for attempt in range(_ATTEMPTS):
         try:
-            return read_parts(blobs, part_keys(blobs, prefix), columns)
+            return read(part_keys(blobs, prefix))
         except OSError as exc:
-            if not blob_gone(exc):
-                raise  # compacted meanwhile (blob_gone): list the parts again
-    return read_parts(blobs, part_keys(blobs, prefix), columns)
+            if not blob_gone(exc) or attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def read_stream(blobs: Any, prefix: str, columns: list[str] | None = None):
+    """Every row of a stream as one table (see :func:`with_parts`)."""
+    return with_parts(blobs, prefix, lambda keys: read_parts(blobs, keys, columns))
 
 
 def sample_stream(
@@ -78,13 +89,7 @@ def sample_stream(
     Returns:
         The rows as logged (:func:`rows_of`), the tail's rows after the exported ones.
     """
-    for attempt in range(_ATTEMPTS):
-        try:
-            return _sample_parts(blobs, part_keys(blobs, prefix), samples, tail)
-        except OSError as exc:
-            if not blob_gone(exc) or attempt == _ATTEMPTS - 1:
-                raise  # compacted meanwhile (blob_gone): list the parts again
-    return []
+    return with_parts(blobs, prefix, lambda keys: _sample_parts(blobs, keys, samples, tail))
 
 
 def _sample_parts(blobs: Any, keys: list[str], samples: int, tail: Any) -> list[dict]:
