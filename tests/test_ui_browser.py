@@ -175,6 +175,9 @@ def test_pages_a_person_sees(served, page, run_script):
     )
     assert plots["curves"] == [[0, 1, 2, 3, 4], [0, 1, 4, 9, 16], [0, 2, 4, 6, 8]]
     assert plots["bars"] == [[0, 1], [3, 5]]
+    # a media value in the summary reads as its type and file, not as a wall of JSON
+    summary = page.locator("table.kv", has_text="train/loss").inner_text()
+    assert "table-file: media/tables/preds_" in summary and "sha256" not in summary
     page.shot("run")
 
     # drag over a chart: that range is asked again, at full resolution (every step in it)

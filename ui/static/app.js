@@ -35,6 +35,8 @@ async function getJSON(url) {
 function fmt(v) {
   if (v === null || v === undefined) return "";
   if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toPrecision(6).replace(/\.?0+$/, "");
+  // a media reference (a summary's image or table): its type and file, not its JSON
+  if (typeof v === "object" && typeof v._type === "string") return v.path ? `${v._type}: ${v.path}` : v._type;
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
 }
